@@ -75,7 +75,7 @@ SENTENCE_END = re.compile(r"[.!?:;]\"?$")
 # Shares of statements that make a whole section, or the whole page, about the topic.
 DENSE_SECTION = 0.5
 TITLE_MAX_WORDS = 8
-DENSE_PAGE = 0.6
+DENSE_PAGE = 0.5
 
 
 @dataclass
