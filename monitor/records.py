@@ -38,6 +38,7 @@ class FetchedPage:
     etag: str | None = None
     last_modified: str | None = None
     error: str | None = None  # why the fetch failed, in words a user understands
+    text: str | None = None  # the body decoded by Scrapy (headers, <meta>, BOM); None if binary
 
     @property
     def not_modified(self) -> bool:

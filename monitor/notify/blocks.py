@@ -126,9 +126,8 @@ def compact_diff(
 ) -> list[tuple[str, str]]:
     """The diff with unchanged runs shortened to a few words around each change.
 
-    Adjacent segments of one kind are merged, white space is collapsed to single spaces (a
-    leading or trailing space is kept, so neighbours still know a word ended there), and a
-    diff without any change gives an empty list.
+    Adjacent segments of one kind are merged and white space is collapsed, so the pieces are
+    meant to be joined with single spaces. A diff without any change gives an empty list.
     """
     merged = _merge(diff)
     if all(op == "=" for op, _ in merged):
@@ -137,18 +136,21 @@ def compact_diff(
     for index, (op, text) in enumerate(merged):
         if op == "=":
             text = _elide(text, context_words, first=index == 0, last=index == len(merged) - 1)
-        result.append((op, text))
+        else:
+            text = plain(text)
+        if text:
+            result.append((op, text))
     return result
 
 
 def _merge(diff: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Merge neighbouring segments of the same kind and drop empty ones."""
+    """Merge neighbouring segments of the same kind and drop blank ones."""
     merged: list[tuple[str, str]] = []
     for op, text in diff:
-        if not text:
+        if not text.strip():
             continue
         if merged and merged[-1][0] == op:
-            merged[-1] = (op, merged[-1][1] + text)
+            merged[-1] = (op, f"{merged[-1][1]} {text}")
         else:
             merged.append((op, text))
     return merged
@@ -157,32 +159,13 @@ def _merge(diff: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 def _elide(text: str, keep: int, first: bool, last: bool) -> str:
     """Keep ``keep`` words next to each change and replace the rest with an ellipsis."""
     words = plain(text).split(" ")
-    lead = " " if text[:1].isspace() else ""
-    trail = " " if text[-1:].isspace() else ""
-    if first and last:
-        kept = words
-    elif first:
-        kept = words if len(words) <= keep else [ELLIPSIS, *words[-keep:]]
-        lead = ""
-    elif last:
-        kept = words if len(words) <= keep else [*words[:keep], ELLIPSIS]
-        trail = ""
-    else:
-        kept = words if len(words) <= 2 * keep else [*words[:keep], ELLIPSIS, *words[-keep:]]
-    return lead + " ".join(kept) + trail
-
-
-def needs_space(before: str, after: str) -> bool:
-    """Whether two rendered diff pieces need a space between them.
-
-    A word diff may or may not carry the spaces between words in its segments: keep a space the
-    text had, and add one between two words that would otherwise run together.
-    """
-    if not before or not after:
-        return False
-    if before[-1].isspace() or after[0].isspace():
-        return True
-    return before[-1].isalnum() and after[0].isalnum()
+    if first and not last and len(words) > keep:
+        words = [ELLIPSIS, *words[-keep:]]
+    elif last and not first and len(words) > keep:
+        words = [*words[:keep], ELLIPSIS]
+    elif not first and not last and len(words) > 2 * keep:
+        words = [*words[:keep], ELLIPSIS, *words[-keep:]]
+    return " ".join(words)
 
 
 def _render_piece(op: str, text: str) -> str:
@@ -200,18 +183,15 @@ def _render_piece(op: str, text: str) -> str:
 def render_diff(diff: Iterable[tuple[str, str]], budget: int) -> tuple[str, bool]:
     """The compact diff as mrkdwn of at most ``budget`` characters, and whether it was cut.
 
-    The cut falls between words, never inside a ~strike~ or *bold* pair or an escape.
+    Pieces are joined with spaces: Slack only formats ~strike~ and *bold* set off from their
+    neighbours. The cut falls between words, never inside a formatted pair or an escape.
     """
     out = ""
-    previous = ""
     for op, text in compact_diff(diff):
         piece = _render_piece(op, text)
-        if not piece:
-            continue
-        separator = " " if needs_space(previous, text) else ""
+        separator = " " if out else ""
         if len(out) + len(separator) + len(piece) <= budget:
             out += separator + piece
-            previous = text
             continue
         room = budget - len(out) - len(separator) - len(ELLIPSIS) - 1
         partial = _fit_piece(op, text, room)

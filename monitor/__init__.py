@@ -1,0 +1,1 @@
+"""Stancewatch: watch companies' pages on Hong Kong data requests and alert on changes."""

@@ -1,0 +1,5 @@
+"""python -m monitor: the same program as the `stancewatch` console script."""
+
+from monitor.cli import main
+
+main()

@@ -1,0 +1,62 @@
+"""Run crawls in this process on Scrapy's asyncio reactor.
+
+The reactor cannot be restarted, so a process installs it once (`run_reactor`) and every crawl
+is a coroutine on its loop (`crawl`). Nothing here may import twisted.internet.reactor before
+`run_reactor` has installed the asyncio one: that makes every crawl fail silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from monitor.config import Politeness
+from monitor.crawl.pipeline import HANDLER_SETTING
+from monitor.crawl.settings import crawl_settings
+from monitor.records import FetchedPage
+
+T = TypeVar("T")
+ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+
+def run_reactor(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Install the asyncio reactor, run `main()` on its loop, stop, and return main's result."""
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor(ASYNCIO_REACTOR)
+    from twisted.internet import defer, reactor
+
+    outcome: dict[str, Any] = {}
+
+    def finished(result: Any) -> None:
+        outcome["result"] = result
+        reactor.stop()  # type: ignore[attr-defined]
+
+    def start() -> None:
+        deferred = defer.Deferred.fromFuture(asyncio.ensure_future(main()))
+        deferred.addBoth(finished)
+
+    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
+    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+    result = outcome.get("result")
+    from twisted.python.failure import Failure
+
+    if isinstance(result, Failure):
+        result.raiseException()
+    return result  # type: ignore[return-value]
+
+
+async def crawl(requests: Sequence[Any], politeness: Politeness, contact: str | None,
+                handler: Callable[[FetchedPage], None], verbose: bool = False) -> None:
+    """Fetch every request once; `handler` gets each FetchedPage as it arrives."""
+    if not requests:
+        return
+    from scrapy.crawler import AsyncCrawlerRunner
+
+    from spiders.page import PageSpider
+
+    settings = crawl_settings(politeness, contact, verbose)
+    settings[HANDLER_SETTING] = handler
+    runner = AsyncCrawlerRunner(settings)
+    await runner.crawl(PageSpider, pages=list(requests))

@@ -1,0 +1,64 @@
+"""Is a fetched answer a page we can read? Pure: a FetchedPage in, a problem (or None) out.
+
+Faults are operational, never content: a 500, a block page, a PDF or a screen of garbage bytes
+must not be read as the company's new wording.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from monitor.records import FetchedPage
+
+GONE = "gone"
+UNREACHABLE = "unreachable"
+
+HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml")
+# Interstitials of bot-protection services: a block, not the company's page.
+CHALLENGE = re.compile(
+    r"checking (if the site connection is secure|your browser)|just a moment\.\.\.|"
+    r"attention required!? \| cloudflare|cf-browser-verification|cf-challenge|"
+    r"challenges\.cloudflare\.com|enable javascript and cookies to continue|"
+    r"ddos protection by|verify you are (a )?human|are you a robot|captcha-delivery",
+    re.IGNORECASE,
+)
+# A readable page has few replacement or control characters; garbage bytes have many.
+MAX_GARBLED_SHARE = 0.02
+CHALLENGE_SCAN_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # GONE or UNREACHABLE
+    reason: str
+
+
+def problem(page: FetchedPage) -> Problem | None:
+    """Why this answer cannot be read as the page, or None when it can (304 included)."""
+    if page.error:
+        return Problem(UNREACHABLE, page.error)
+    if page.status == 304:
+        return None
+    if page.status in (404, 410):
+        return Problem(GONE, f"HTTP {page.status}: the page is gone")
+    if page.status in (401, 403, 429, 451):
+        return Problem(UNREACHABLE, f"HTTP {page.status}: the site refused us (blocked?)")
+    if not 200 <= page.status < 300:
+        return Problem(UNREACHABLE, f"HTTP {page.status}")
+    media = page.content_type.split(";")[0].strip().lower()
+    if page.text is None or (media and media not in HTML_TYPES):
+        return Problem(UNREACHABLE, f"not an HTML page ({media or 'unknown type'})")
+    if _garbled(page.text):
+        return Problem(UNREACHABLE, "the answer is not readable text (garbled bytes)")
+    if CHALLENGE.search(page.text[:CHALLENGE_SCAN_CHARS]):
+        return Problem(UNREACHABLE, "a bot-challenge page answered instead of the page")
+    return None
+
+
+def _garbled(text: str) -> bool:
+    if not text.strip():
+        return True
+    sample = text[:50_000]
+    bad = sum(1 for ch in sample if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\r\f"))
+    return bad / len(sample) > MAX_GARBLED_SHARE or "<" not in sample

@@ -1,0 +1,222 @@
+"""One target's fetched page -> snapshot -> reading -> change -> events, in one transaction.
+
+The tracker decides what a check means: a fault (counted, alerted once per incident), a page
+that did not change (one small row), a change outside the relevant text (recorded quietly) or a
+change of it (a change row and its alert event, stored together: the outbox).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.config import Target
+from monitor.diff import word_diff
+from monitor.extract import extract
+from monitor.pagecheck import GONE, problem
+from monitor.records import (
+    EXTRACTION_FAILED,
+    SECTION_CHANGED,
+    STANCE_CHANGED,
+    TARGET_GONE,
+    TARGET_UNREACHABLE,
+    Event,
+    Extraction,
+    FetchedPage,
+    Reading,
+)
+from monitor.stance import read_stance
+from monitor.store import Change, Store, TargetState, digest, now_text
+from monitor.topics import load_topic
+
+log = logging.getLogger("stancewatch")
+
+# Consecutive failed checks before an operational alert: one blip is not news.
+FAILURES_BEFORE_ALERT = {TARGET_UNREACHABLE: 3, TARGET_GONE: 3, EXTRACTION_FAILED: 2}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one check did, for the log line and the summary."""
+
+    target: str
+    result: str  # baseline | unchanged | not_modified | quiet | changed | failed
+    detail: str = ""
+    events: int = 0
+
+
+class Tracker:
+    def __init__(self, store: Store, targets: dict[str, Target]) -> None:
+        self.store = store
+        self.targets = targets
+
+    def handle(self, page: FetchedPage) -> Outcome:
+        target = self.targets[page.target_id]
+        state = self.store.target_state(target.id)
+        state = dataclasses.replace(state, company=target.company, url=target.url,
+                                    topic=target.topic)
+        at = now_text()
+        with self.store.transaction():
+            outcome = self._check(target, state, page, at)
+        return outcome
+
+    # --- the decision --------------------------------------------------------------------
+
+    def _check(self, target: Target, state: TargetState, page: FetchedPage, at: str) -> Outcome:
+        fault = problem(page)
+        if fault is not None:
+            kind = TARGET_GONE if fault.kind == GONE else TARGET_UNREACHABLE
+            return self._failed(target, state, page, at, kind, fault.reason)
+        if page.not_modified or (page.body and digest(page.body) == state.page_hash):
+            return self._unchanged(target, state, page, at, "not_modified"
+                                   if page.not_modified else "unchanged")
+        extraction = extract(page.text or "", target.select, target.ignore,
+                             load_topic(target.topic))
+        if not extraction.matched:
+            reason = (f"select {', '.join(target.select)} matched nothing"
+                      if target.select else "the page has no readable text")
+            return self._failed(target, state, page, at, EXTRACTION_FAILED, reason)
+        return self._content(target, state, page, at, extraction)
+
+    def _failed(self, target: Target, state: TargetState, page: FetchedPage, at: str,
+                kind: str, reason: str) -> Outcome:
+        same = state.failure_kind == kind
+        failures = state.failures + 1 if same else 1
+        events = 0
+        incident, since = state.incident, state.incident_since
+        if incident is None and failures >= FAILURES_BEFORE_ALERT[kind]:
+            incident, since = kind, at
+            self._emit(self._operational(target, kind, at, reason, recovered=False))
+            events = 1
+        self.store.add_check(target.id, at, page.status, "failed", page.duration,
+                             len(page.body), reason)
+        self.store.save_target(dataclasses.replace(
+            state, last_check=at, last_result="failed", last_error=reason, failures=failures,
+            failure_kind=kind, incident=incident, incident_since=since))
+        log.info("%s: failed (%s), %d in a row", target.id, reason, failures)
+        return Outcome(target.id, "failed", reason, events)
+
+    def _recover(self, target: Target, state: TargetState, at: str) -> tuple[TargetState, int]:
+        """A good answer ends the open incident (with a recovery message) and the failure run."""
+        events = 0
+        if state.incident is not None:
+            self._emit(self._operational(target, state.incident, at,
+                                         f"back since {at[:16]}Z", recovered=True,
+                                         since=state.incident_since))
+            events = 1
+        return dataclasses.replace(state, failures=0, failure_kind=None, incident=None,
+                                   incident_since=None, last_error=None), events
+
+    def _unchanged(self, target: Target, state: TargetState, page: FetchedPage, at: str,
+                   result: str) -> Outcome:
+        state, events = self._recover(target, state, at)
+        self.store.add_check(target.id, at, page.status, result, page.duration, len(page.body),
+                             None)
+        self.store.save_target(dataclasses.replace(
+            state, last_check=at, last_result=result, last_good=at,
+            etag=page.etag or state.etag, last_modified=page.last_modified or state.last_modified))
+        return Outcome(target.id, result, "", events)
+
+    def _content(self, target: Target, state: TargetState, page: FetchedPage, at: str,
+                 extraction: Extraction) -> Outcome:
+        state, events = self._recover(target, state, at)
+        watched_hash = digest(extraction.watched_text)
+        key_hash = digest("".join(extraction.key_text.split()))
+        previous = self.store.snapshot(state.snapshot_id)
+        if previous is not None and previous.key_hash == key_hash:
+            if previous.watched_hash == watched_hash:
+                result, detail = "unchanged", ""
+                snapshot_id = state.snapshot_id
+            else:  # changed outside the relevant text: recorded, never alerted
+                reading = Reading(previous.stance, previous.evidence, previous.rule)
+                snapshot_id = self._snapshot(target, page, at, extraction, watched_hash,
+                                             key_hash, reading)
+                self._change(target, at, "quiet", previous, snapshot_id, reading, extraction)
+                result, detail = "quiet", "changed outside the relevant text"
+        else:
+            reading = read_stance(extraction.relevant, load_topic(target.topic))
+            snapshot_id = self._snapshot(target, page, at, extraction, watched_hash, key_hash,
+                                         reading)
+            if previous is None:
+                result, detail = "baseline", f"stance {reading.stance}" if reading.stance else ""
+            else:
+                events += self._content_change(target, state, at, previous, snapshot_id,
+                                               reading, extraction, key_hash)
+                result, detail = "changed", f"{previous.stance} -> {reading.stance}"
+        self.store.add_check(target.id, at, page.status, result, page.duration, len(page.body),
+                             _moved(state, page))
+        self.store.save_target(dataclasses.replace(
+            state, last_check=at, last_result=result, last_good=at, etag=page.etag,
+            last_modified=page.last_modified, page_hash=digest(page.body),
+            watched_hash=watched_hash, key_hash=key_hash, snapshot_id=snapshot_id,
+            stance=self.store.snapshot(snapshot_id).stance if snapshot_id else None,
+            final_url=page.final_url))
+        return Outcome(target.id, result, detail, events)
+
+    def _content_change(self, target: Target, state: TargetState, at: str, previous, new_id: int,
+                        reading: Reading, extraction: Extraction, key_hash: str) -> int:
+        stance_moved = reading.stance != previous.stance
+        kind = "stance" if stance_moved else "section"
+        note = self._revert_note(target, reading, key_hash, new_id, stance_moved)
+        change = self._change(target, at, kind, previous, new_id, reading, extraction, note)
+        self._emit(Event(
+            event_type=STANCE_CHANGED if stance_moved else SECTION_CHANGED,
+            target=target.id, company=target.company, url=target.url,
+            detected_at=_moment(at), change_id=change.id, old_stance=previous.stance,
+            new_stance=reading.stance, old_evidence=previous.evidence,
+            new_evidence=reading.evidence, diff=change.diff, rule=reading.rule, note=note,
+            key=f"{change.id}:{'stance' if stance_moved else 'section'}"))
+        return 1
+
+    def _revert_note(self, target: Target, reading: Reading, key_hash: str, new_id: int,
+                     stance_moved: bool) -> str | None:
+        if stance_moved and reading.stance is not None:
+            earlier = self.store.earlier_stance(target.id, reading.stance, new_id)
+            if earlier is not None:
+                return f"back to `{reading.stance}`, as on {earlier.at[:10]}"
+        same = self.store.earlier_wording(target.id, key_hash, new_id)
+        if same is not None:
+            return f"back to the wording of {same.at[:10]}"
+        return None
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _snapshot(self, target: Target, page: FetchedPage, at: str, extraction: Extraction,
+                  watched_hash: str, key_hash: str, reading: Reading) -> int:
+        page_hash = self.store.add_page(page.body, page.content_type, page.final_url, at)
+        return self.store.add_snapshot(target.id, at, page_hash, watched_hash, key_hash,
+                                       extraction.relevant_text, reading.stance,
+                                       reading.evidence, reading.rule)
+
+    def _change(self, target: Target, at: str, kind: str, previous, new_id: int,
+                reading: Reading, extraction: Extraction, note: str | None = None) -> Change:
+        change = Change(
+            id=digest(f"{target.id}|{at}|{new_id}")[:10], target=target.id, at=at, kind=kind,
+            old_snapshot=previous.id, new_snapshot=new_id, old_stance=previous.stance,
+            new_stance=reading.stance,
+            diff=word_diff(previous.relevant, extraction.relevant_text), note=note)
+        self.store.add_change(change)
+        return change
+
+    def _emit(self, event: Event) -> None:
+        self.store.add_event(event)
+
+    def _operational(self, target: Target, kind: str, at: str, reason: str, recovered: bool,
+                     since: str | None = None) -> Event:
+        opened = since or at
+        return Event(event_type=kind, target=target.id, company=target.company, url=target.url,
+                     detected_at=_moment(at), note=reason, recovered=recovered,
+                     key=f"{target.id}:{kind}:{opened}:{'recovered' if recovered else 'open'}")
+
+
+def _moment(at: str) -> datetime:
+    return datetime.fromisoformat(at.replace("Z", "+00:00"))
+
+
+def _moved(state: TargetState, page: FetchedPage) -> str | None:
+    """A redirect to a new address is recorded on the check (not an error)."""
+    if page.final_url and page.final_url != page.url and page.final_url != state.final_url:
+        return f"redirected to {page.final_url}"
+    return None

@@ -1,0 +1,163 @@
+"""What the read-only commands print: history, one change, status, the target list.
+
+Tables go through rich on a terminal; json and csv are for scripts and have stable columns
+(README, "History exports").
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from monitor.config import Config
+from monitor.diff import render_plain
+from monitor.schedules import shortest_interval
+from monitor.store import Change, Store
+
+HISTORY_COLUMNS = ("change_id", "detected_at", "target", "company", "kind", "old_stance",
+                   "new_stance", "note", "url")
+KIND_LABEL = {"stance": "stance changed", "section": "wording changed",
+              "quiet": "outside the relevant text"}
+
+
+def _console():  # rich is imported only when something is printed as a table
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def history_rows(store: Store, target: str | None, since: str | None,
+                 include_quiet: bool) -> list[dict[str, Any]]:
+    states = store.target_states()
+    rows = []
+    for change in store.changes(target, since, include_quiet):
+        state = states.get(change.target)
+        rows.append({
+            "change_id": change.id, "detected_at": change.at[:19] + "Z",
+            "target": change.target, "company": state.company if state else "",
+            "kind": change.kind, "old_stance": change.old_stance,
+            "new_stance": change.new_stance, "note": change.note or "",
+            "url": state.url if state else "",
+        })
+    return rows
+
+
+def print_history(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    from rich.table import Table
+
+    if not rows:
+        print("No changes recorded yet.")
+        return
+    table = Table(title="Changes, newest first", title_justify="left")
+    for column in ("id", "detected (UTC)", "company", "target", "what", "stance"):
+        table.add_column(column)
+    for row in rows:
+        stance = (f"{row['old_stance']} → [bold]{row['new_stance']}[/]"
+                  if row["kind"] == "stance" else row["new_stance"] or "")
+        table.add_row(row["change_id"], row["detected_at"][:16].replace("T", " "),
+                      row["company"], row["target"], KIND_LABEL.get(row["kind"], row["kind"]),
+                      stance)
+    _console().print(table)
+
+
+def print_change(store: Store, change: Change) -> None:
+    state = store.target_state(change.target)
+    old = store.snapshot(change.old_snapshot)
+    new = store.snapshot(change.new_snapshot)
+    lines = [
+        f"change {change.id}: {KIND_LABEL.get(change.kind, change.kind)}",
+        f"when:    {change.at[:19]}Z",
+        f"target:  {change.target} ({state.company})",
+        f"page:    {state.url}",
+    ]
+    if change.old_stance or change.new_stance:
+        lines.append(f"stance:  {change.old_stance} -> {change.new_stance}")
+    if change.note:
+        lines.append(f"note:    {change.note}")
+    if new and new.rule:
+        lines.append(f"rule:    {new.rule}")
+    for label, snap in (("before", old), ("after", new)):
+        if snap and snap.evidence:
+            lines.append(f"{label}:")
+            lines.extend(f'  "{sentence}"' for sentence in snap.evidence)
+    lines.append("diff:")
+    lines.append("  " + render_plain(change.diff, context=40).replace("\n", "\n  "))
+    for event in store.events_for_change(change.id):
+        lines.append(f"alert:   {event['event_type']} {event['status']}"
+                     + (f" (Slack ts {event['ts']})" if event["ts"] else ""))
+    print("\n".join(lines))
+
+
+def status_document(cfg: Config, store: Store) -> dict[str, Any]:
+    states = store.target_states()
+    pending = store.pending_counts()
+    targets = []
+    for target in cfg.targets:
+        state = states.get(target.id)
+        targets.append({
+            "id": target.id, "company": target.company, "url": target.url,
+            "schedule": target.schedule, "topic": target.topic,
+            "last_check": state.last_check if state else None,
+            "last_result": state.last_result if state else None,
+            "last_error": state.last_error if state else None,
+            "stance": state.stance if state else None,
+            "incident": state.incident if state else None,
+            "incident_since": state.incident_since if state else None,
+            "pending_alerts": pending.get(target.id, 0),
+        })
+    return {"generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "last_pass": store.last_check_time(), "targets": targets,
+            "pending_alerts": sum(pending.values())}
+
+
+def print_status(document: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Stancewatch status", title_justify="left")
+    for column in ("target", "company", "last check (UTC)", "result", "stance", "incident",
+                   "pending"):
+        table.add_column(column)
+    for t in document["targets"]:
+        result = t["last_result"] or "never checked"
+        if t["last_result"] == "failed":
+            result = f"[red]failed[/]: {t['last_error']}"
+        table.add_row(t["id"], t["company"], (t["last_check"] or "-")[:16].replace("T", " "),
+                      result, t["stance"] or "-",
+                      f"[red]{t['incident']}[/]" if t["incident"] else "-",
+                      str(t["pending_alerts"]) if t["pending_alerts"] else "-")
+    _console().print(table)
+
+
+def health_problem(cfg: Config, document: dict[str, Any]) -> str | None:
+    """Checks have stopped when no pass completed for twice the shortest interval."""
+    last = document.get("last_pass")
+    if not last:
+        return "no check has completed yet"
+    at = datetime.fromisoformat(last.replace("Z", "+00:00"))
+    limit = timedelta(seconds=2 * shortest_interval([t.schedule for t in cfg.targets]))
+    if datetime.now(UTC) - at > limit:
+        return f"the last check was at {last[:19]}Z, more than {limit} ago"
+    return None
+
+
+def print_targets(cfg: Config) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Targets in {cfg.path}", title_justify="left")
+    for column in ("id", "company", "topic", "schedule", "select", "url"):
+        table.add_column(column)
+    for t in cfg.targets:
+        table.add_row(t.id, t.company, t.topic, t.schedule, ", ".join(t.select) or "(auto)",
+                      t.url)
+    _console().print(table)
