@@ -69,6 +69,7 @@ TIMESTAMP_LINE = re.compile(
     rf"week|month|year)s?\s+ago|today|yesterday)\s*\.?$",
     re.IGNORECASE,
 )
+NUMBER_CELL = re.compile(r"^[<>~≈]?\s*\d[\d.,\s]*%?$|^[-–]$")
 # A line this short without a sentence ending is a label or a figure, not a statement.
 FRAGMENT_MAX_WORDS = 12
 SENTENCE_END = re.compile(r"[.!?:;]\"?$")
@@ -85,6 +86,7 @@ class _Line:
     heading: bool
     link_only: bool = False  # every word of the line is link text
     body: str | None = None  # the text that counts in comparisons; "" for titles and labels
+    figures: bool = False  # a run of short fragments carrying numbers: a table of figures
 
     def __post_init__(self) -> None:
         if self.body is None:
@@ -162,7 +164,8 @@ def _relevance(passages: list[_Line], topic: Topic) -> list[bool]:
     to the law-enforcement section is about it). On a page that is about the topic through and
     through (law-enforcement guidelines), the vocabulary misses passages that are about it all
     the same, such as the address requests must go to: when most of a section's statements
-    match, the whole section counts; when most of the page's do, the whole page does.
+    match, the whole section counts; when most of the page's do, the whole page does. Tables
+    of figures count in any section that is about the topic: they are its numbers.
     """
     direct = [topic.relevance.matches(p.text + " " + " ".join(p.hrefs)) for p in passages]
     statements = [i for i, p in enumerate(passages) if p.body]
@@ -171,8 +174,10 @@ def _relevance(passages: list[_Line], topic: Topic) -> list[bool]:
     flags = list(direct)
     for section in _sections(passages):
         body = [i for i in section if passages[i].body]
-        if body and _share(direct, body) >= DENSE_SECTION:
-            for i in section:
+        dense = bool(body) and _share(direct, body) >= DENSE_SECTION
+        about = any(direct[i] for i in section)
+        for i in section:
+            if dense or (about and passages[i].figures):
                 flags[i] = not topic.relevance.excluded(passages[i].text)
     return flags
 
@@ -288,7 +293,8 @@ def _merge_fragments(lines: list[_Line]) -> list[_Line]:
         if run:
             text = " ".join(r.text for r in run)
             merged.append(_Line(text, [h for r in run for h in r.hrefs], run[0].heading,
-                                body=text if _is_statement(text) else ""))
+                                body=text if _is_statement(text) else "",
+                                figures=any(_has_figures(r.text) for r in run)))
             run.clear()
 
     for line in lines:
@@ -309,6 +315,11 @@ def _is_statement(run_text: str) -> bool:
     the page says.
     """
     return len(run_text.split()) > TITLE_MAX_WORDS or any(c.isdigit() for c in run_text)
+
+
+def _has_figures(text: str) -> bool:
+    """A cell that is a number or a share: a table of figures (not a date, not an address)."""
+    return bool(NUMBER_CELL.match(text))
 
 
 def _is_fragment(text: str) -> bool:
