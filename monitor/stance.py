@@ -6,16 +6,21 @@ how to apply it, so a new phrasing is a YAML edit, not a code change.
 How a page is read:
 
 1. Passages are split into sentences (abbreviations such as "U.S.", "e.g.", "Inc." do not end
-   one). Quotations of four words or more are blanked out before any cue is matched: words in
-   quotation marks are someone's words, not the page's statement.
-2. Scope. A sentence is *direct* (tier 2) when it names the place (`scope.place`: Hong Kong, HK,
-   HKSAR, 香港) or refers back to it ("these requests", "the pause") inside a Hong Kong passage.
-   It is *contextual* (tier 1) when it only sits in a passage that names the place, under a
-   heading that does (for `heading_reach` passages), or in a passage that refers back to the
-   Hong Kong passage before it. Other sentences are out of scope and never decide.
+   one) and matched lower-cased. Quotations of four words or more attributed to someone else
+   (an `attribution` marker next to them: 'X said: "We have paused ..."') are blanked out
+   before any cue is matched.
+2. Scope. A sentence is *direct* when it names the place (`scope.place`: Hong Kong, HK, HKSAR,
+   香港) or refers back to it ("these requests", "the pause") inside a Hong Kong passage. It is
+   *passage* scope when it only sits in a passage that names the place or refers back to the
+   Hong Kong passage before it, and *heading* scope when it only sits under a heading naming
+   the place (for `heading_reach` passages). Under a heading, only rules of priority
+   `heading_min_priority` or more count: ordinary wording there ("we respond to government
+   requests in accordance with applicable law") is about every government, not Hong Kong.
+   Other sentences are out of scope and never decide.
 3. Attribution. A sentence in someone else's voice ("Other companies, such as X, said ...",
-   "according to ...") does not count, nor does a sentence that carries it on ("They have
-   since ..."), except for the part after an own-voice clause (", but we ...").
+   "according to ...", "Unlike X, which paused ...") does not count, nor does a sentence that
+   carries it on ("They have since ..."), except for the part after an own-voice clause
+   (", but we ...", ", Acme continues ...").
    Questions do not count either: a heading "Do you pause requests from Hong Kong?" states
    nothing.
 4. Statements. Every rule whose cue matches an in-scope sentence makes a statement, unless the
@@ -23,7 +28,8 @@ How a page is read:
    once ..."), or the sentence matches one of the rule's `unless` patterns (conditions such as
    "overly broad requests").
 5. Several statements: the one that states the *current* stance wins, compared in this order:
-   - direct beats contextual (a sentence naming Hong Kong beats a general one near it);
+   - direct beats passage beats heading scope (a sentence naming Hong Kong beats a general one
+     near it);
    - present beats history: a sentence with a past marker (a year, "initially") and no present
      one ("have", "is", "remains", "will", "no longer") is history, e.g. "In July 2020 we
      paused ...", and only decides when no present statement does;
@@ -32,8 +38,9 @@ How a page is read:
      hand over), which supersedes ordinary wording (responds to requests, does not process);
      so "We have not resumed, and we will not resume" is refusing, and "We have resumed
      processing" beats an older "we paused";
-   - then the later date mentioned (a 2023 statement supersedes a 2021 one), then the priority
-     (for history), then the later position in the document.
+   - then the later date the statement is about: the latest date in the cue's clause, else
+     the nearest in its sentence ("resumed in 2021 but paused again in 2023" is paused); then
+     the priority (for history); then the later position in the document.
 6. No statement: `unknown` when a passage names the place together with a request word
    (`scope.about`), e.g. figures only ("Hong Kong: 43 requests, 0% data produced"); otherwise
    `not_mentioned`.
@@ -45,9 +52,10 @@ same tier (at most three, in document order, the nearest kept); `rule` is the wi
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.records import STANCES, Reading
 from monitor.topics import Topic
@@ -62,14 +70,21 @@ MAX_EVIDENCE = 3
 
 # Quotations this long are someone's statement; shorter ones are scare quotes ("on hold").
 MIN_QUOTED_WORDS = 4
+# How far around a quotation to look for who said it ('..., a spokesperson said').
+QUOTE_CONTEXT = 80
 
-TIER_OUT, TIER_CONTEXT, TIER_DIRECT = 0, 1, 2
+# How closely a sentence is tied to Hong Kong (module docstring, point 2); higher wins.
+TIER_HEADING, TIER_PASSAGE, TIER_DIRECT = 1, 2, 3
 
 # Tokens whose full stop does not end a sentence (language, not topic vocabulary).
 ABBREVIATIONS = frozenset(
-    """u.s. u.k. u.n. e.g. i.e. inc. ltd. co. corp. llc. plc. no. nos. mr. mrs. ms. dr. st.
-    vs. v. approx. dept. gov. govt. art. sec. para. fig. cf. al. jan. feb. mar. apr. jun.
-    jul. aug. sep. sept. oct. nov. dec. ca. est. etc.""".split()
+    {
+        "u.s.", "u.k.", "u.n.", "e.g.", "i.e.", "inc.", "ltd.", "co.", "corp.", "llc.", "plc.",
+        "no.", "nos.", "mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "v.", "approx.", "dept.",
+        "gov.", "govt.", "art.", "sec.", "para.", "fig.", "cf.", "al.", "jan.", "feb.", "mar.",
+        "apr.", "jun.", "jul.", "aug.", "sep.", "sept.", "oct.", "nov.", "dec.", "ca.", "est.",
+        "etc.",
+    }
 )
 _INITIALISM = re.compile(r"(?:[A-Za-z]\.){2,}|[A-Z]\.")
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|[。！？]+")
@@ -92,11 +107,13 @@ _MONTHS = {
     )
     for name in names
 }
-_DATE = re.compile(
-    r"(?:\b(?P<month>[A-Za-z]{3,9})\.?\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?)?"
-    r"\b(?P<year>(?:19|20)\d{2})\b"
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+# "July 6, 2020", "July 2020", "6 July 2020": the month name just before a year.
+_MONTH_BEFORE = re.compile(
+    r"\b([a-z]{3,9})\.?\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?$"  # July 6, 2020 / July 2020
+    r"|\b\d{1,2}(?:st|nd|rd|th)?\s+([a-z]{3,9})\s+$",  # 6 July 2020
+    re.IGNORECASE,
 )
-_DAY_MONTH_YEAR = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?P<month>[A-Za-z]{3,9})\s*$")
 
 
 class StanceRulesError(ValueError):
@@ -110,7 +127,8 @@ class Rule:
     name: str
     stance: str
     priority: int
-    cues: re.Pattern[str]
+    indexed: tuple[tuple[frozenset[str], re.Pattern[str]], ...]  # (literal prefixes, cue)
+    scanned: re.Pattern[str] | None  # the cues the word index cannot hold, searched whole
     unless: re.Pattern[str] | None
     unless_before: re.Pattern[str] | None
     negatable: bool
@@ -125,6 +143,7 @@ class Vocabulary:
     anaphora: re.Pattern[str] | None
     heading_words: int
     heading_reach: int
+    heading_min_priority: int
     negation: re.Pattern[str]
     attribution: re.Pattern[str] | None
     own_voice: re.Pattern[str] | None
@@ -132,31 +151,34 @@ class Vocabulary:
     past: re.Pattern[str] | None
     present: re.Pattern[str] | None
     rules: tuple[Rule, ...]
+    cue_index: Mapping[str, tuple[tuple[int, re.Pattern[str]], ...]]  # key -> (rule no., cue)
+    cue_starts: re.Pattern[str]  # finds the word starts that begin with a key of cue_index
     unknown_rule: str
     not_mentioned_rule: str
 
 
-@dataclass(frozen=True)
-class Sentence:
-    """A sentence of a passage: its exact text, the text cues are matched on, and its scope."""
+class Sentence(NamedTuple):
+    """An in-scope sentence: its exact text, the text cues are matched on, and its scope.
+
+    (Named tuples, not dataclasses: they are made per sentence on every reading, and cheaply.)
+    """
 
     text: str  # exact substring of the passage: the evidence
     masked: str  # lower-cased, quotations blanked out; same length as `text`
-    order: int  # position in the document
+    order: tuple[int, int]  # (passage, sentence): position in the document
     tier: int
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
     """A rule that matched a sentence: one candidate for the page's stance."""
 
     rule: Rule
     sentence: Sentence
     current: bool  # False for history ("In July 2020 we paused ...")
-    date: tuple[int, int]  # latest (year, month) the sentence mentions, (0, 0) if none
+    date: tuple[int, int]  # (year, month) the cue is about (_cue_date), (0, 0) if none
     cue_at: int
 
-    def rank(self) -> tuple[int, ...]:
+    def rank(self) -> tuple[Any, ...]:
         """Sort key of the multi-statement policy (module docstring, point 5)."""
         current_priority = self.rule.priority if self.current else 0
         return (
@@ -199,12 +221,10 @@ def _decide(statements: list[Statement]) -> Reading:
     sentences = {st.sentence.order: st.sentence.text for st in agreeing}
     orders = sorted(sentences)
     if len(orders) > MAX_EVIDENCE:
-        # Keep the decisive sentence, then the nearest others.
-        others = sorted(
-            (o for o in orders if o != best.sentence.order),
-            key=lambda o: abs(o - best.sentence.order),
-        )
-        orders = sorted([best.sentence.order, *others[: MAX_EVIDENCE - 1]])
+        # Keep the decisive sentence and its nearest neighbours.
+        at = orders.index(best.sentence.order)
+        nearest = sorted(range(len(orders)), key=lambda i: abs(i - at))[:MAX_EVIDENCE]
+        orders = [orders[i] for i in sorted(nearest)]
     return Reading(best.rule.stance, tuple(sentences[o] for o in orders), best.rule.name)
 
 
@@ -248,14 +268,24 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def mask_quotations(text: str) -> str:
-    """`text` with quotations of MIN_QUOTED_WORDS words or more blanked (same length)."""
+def mask_quotations(text: str, attribution: re.Pattern[str] | None) -> str:
+    """`text` with the quotations attributed to someone else blanked out (same length).
+
+    A quotation counts as someone else's when an attribution marker ("said", "according to")
+    is within QUOTE_CONTEXT characters around it; short ones ("on hold") are scare quotes.
+    """
+    if attribution is None or ('"' not in text and "'" not in text):
+        return text
 
     def blank(match: re.Match[str]) -> str:
         quoted = match.group()
         if len(_WORD.findall(quoted)) < MIN_QUOTED_WORDS:
             return quoted
-        return " " * len(quoted)
+        before = text[max(0, match.start() - QUOTE_CONTEXT) : match.start()]
+        after = text[match.end() : match.end() + QUOTE_CONTEXT]
+        if attribution.search(before) or attribution.search(after):
+            return " " * len(quoted)
+        return quoted
 
     return _QUOTED.sub(blank, text)
 
@@ -270,24 +300,32 @@ def is_heading(passage: str, max_words: int) -> bool:
 
 
 def scoped_sentences(passages: Sequence[str], vocab: Vocabulary) -> list[Sentence]:
-    """Every sentence of the passages with its scope tier (module docstring, point 2)."""
+    """The sentences in scope, with their tier (module docstring, point 2), in document order.
+
+    Passages out of scope are not even split: on a long page most of them are.
+    """
     sentences: list[Sentence] = []
     reach = 0
     previous_scoped = False
-    for passage in passages:
+    for number, passage in enumerate(passages):
         lowered = lower(passage)
         named = bool(vocab.place.search(lowered))
         if is_heading(passage, vocab.heading_words):
             reach = vocab.heading_reach if named else 0
-            scoped = named
+            scope = TIER_PASSAGE if named else None
         else:
-            scoped = named or reach > 0 or (previous_scoped and _refers_back(lowered, vocab))
+            if named or (previous_scoped and _refers_back(lowered, vocab)):
+                scope = TIER_PASSAGE
+            else:
+                scope = TIER_HEADING if reach > 0 else None
             reach = max(reach - 1, 0)
-        masked = mask_quotations(lowered)
-        for start, end in split_sentences(passage):
-            tier = _tier(lowered[start:end], named, scoped, vocab)
-            sentences.append(Sentence(passage[start:end], masked[start:end], len(sentences), tier))
-        previous_scoped = scoped
+        previous_scoped = scope is not None
+        if scope is None:
+            continue
+        masked = mask_quotations(lowered, vocab.attribution)
+        for index, (start, end) in enumerate(split_sentences(passage)):
+            tier = _tier(lowered[start:end], named, scope, vocab)
+            sentences.append(Sentence(passage[start:end], masked[start:end], (number, index), tier))
     return sentences
 
 
@@ -295,13 +333,11 @@ def _refers_back(lowered: str, vocab: Vocabulary) -> bool:
     return vocab.anaphora is not None and bool(vocab.anaphora.search(lowered))
 
 
-def _tier(lowered: str, named: bool, scoped: bool, vocab: Vocabulary) -> int:
-    """Direct when the sentence names the place or refers back to it; else its passage's scope."""
+def _tier(lowered: str, named: bool, scope: int, vocab: Vocabulary) -> int:
+    """Direct when an in-scope sentence names the place or refers back to it, else its scope."""
     if named and vocab.place.search(lowered):
         return TIER_DIRECT
-    if not scoped:
-        return TIER_OUT
-    return TIER_DIRECT if _refers_back(lowered, vocab) else TIER_CONTEXT
+    return TIER_DIRECT if _refers_back(lowered, vocab) else scope
 
 
 def lower(text: str) -> str:
@@ -314,34 +350,29 @@ def lower(text: str) -> str:
 
 def own_voice(sentences: Iterable[Sentence], vocab: Vocabulary) -> Iterable[Sentence]:
     """The in-scope sentences in the page's own voice, attributed parts blanked out."""
-    attributed_before = False
+    attributed_order = None  # the sentence that was in someone else's voice, if any
     for sentence in sentences:
-        if sentence.tier == TIER_OUT:
-            attributed_before = False
-            continue
         masked = sentence.masked
+        passage, index = sentence.order
         attributed = bool(vocab.attribution and vocab.attribution.search(masked)) or (
-            attributed_before
+            attributed_order == (passage, index - 1)
             and vocab.continuation is not None
             and bool(vocab.continuation.search(masked.lstrip()))
         )
-        attributed_before = attributed
+        attributed_order = sentence.order if attributed else None
         if attributed:
             masked = _after_own_voice(masked, vocab)
             if not masked.strip():
                 continue
         if masked.rstrip().rstrip("\"')").endswith("?"):
             continue  # a question states nothing
-        yield Sentence(sentence.text, masked, sentence.order, sentence.tier)
+        yield sentence._replace(masked=masked)
 
 
 def _after_own_voice(masked: str, vocab: Vocabulary) -> str:
     """Blank everything before the last own-voice clause (", but we ..."), or all of it."""
-    last = None
-    if vocab.own_voice is not None:
-        for last in vocab.own_voice.finditer(masked):
-            pass
-    cut = last.start() if last is not None else len(masked)
+    starts = [m.start() for m in vocab.own_voice.finditer(masked)] if vocab.own_voice else []
+    cut = starts[-1] if starts else len(masked)
     return " " * cut + masked[cut:]
 
 
@@ -349,30 +380,58 @@ def _after_own_voice(masked: str, vocab: Vocabulary) -> str:
 
 
 def statements_of(sentence: Sentence, vocab: Vocabulary) -> Iterable[Statement]:
-    """One statement per rule whose cue holds in the sentence (point 4)."""
+    """One statement per rule whose cue holds in the sentence (point 4), at its first cue."""
     text = sentence.masked
-    current: bool | None = None
-    for rule in vocab.rules:
-        cue_at = _cue(rule, text, vocab)
-        if cue_at is None:
+    found = _indexed_cues(text, vocab)
+    for number, rule in enumerate(vocab.rules):
+        if rule.scanned is None:
             continue
-        if current is None:
-            current = _is_current(text, vocab)
-        yield Statement(rule, sentence, current, _latest_date(text), cue_at)
+        for match in rule.scanned.finditer(text):
+            if match.start() >= found.get(number, len(text)):
+                break
+            if cue_holds(rule, text, match.start(), vocab):
+                found[number] = match.start()
+                break
+    if sentence.tier == TIER_HEADING:
+        minimum = vocab.heading_min_priority
+        found = {n: at for n, at in found.items() if vocab.rules[n].priority >= minimum}
+    if not found:
+        return
+    current = _is_current(text, vocab)
+    dates = _dates(text)
+    for number, cue_at in sorted(found.items()):
+        date = _cue_date(text, cue_at, dates)
+        yield Statement(vocab.rules[number], sentence, current, date, cue_at)
 
 
-def _cue(rule: Rule, text: str, vocab: Vocabulary) -> int | None:
-    """Start of the rule's first cue that is neither negated nor vetoed, or None."""
-    for match in rule.cues.finditer(text):
-        clause = _clause_before(text, match.start())
-        if rule.negatable and vocab.negation.search(clause):
-            continue
-        if rule.unless_before is not None and rule.unless_before.search(clause):
-            continue
-        if rule.unless is not None and rule.unless.search(text):
-            return None
-        return match.start()
-    return None
+def _indexed_cues(text: str, vocab: Vocabulary) -> dict[int, int]:
+    """Rule number -> start of its first cue that holds, trying cues only at word starts.
+
+    A cue such as `\\bpaus(e|ed)\\b` can only match where a word starts with "pau"; looking up
+    each word's first letters is far cheaper than letting every cue regex scan every position.
+    """
+    found: dict[int, int] = {}
+    lookup = vocab.cue_index.get  # this loop is the hot path of a reading
+    for word in vocab.cue_starts.finditer(text):
+        at = word.start()
+        candidates = lookup(text[at : at + KEY_LENGTH], ())
+        short = lookup(text[at : at + SHORT_KEY_LENGTH])
+        for number, cue in candidates + short if short else candidates:
+            if number in found or not cue.match(text, at):
+                continue
+            if cue_holds(vocab.rules[number], text, at, vocab):
+                found[number] = at
+    return found
+
+
+def cue_holds(rule: Rule, text: str, at: int, vocab: Vocabulary) -> bool:
+    """Whether the cue at `at` counts: not negated or vetoed in its clause, no `unless`."""
+    clause = _clause_before(text, at)
+    if rule.negatable and vocab.negation.search(clause):
+        return False
+    if rule.unless_before is not None and rule.unless_before.search(clause):
+        return False
+    return rule.unless is None or not rule.unless.search(text)
 
 
 def _clause_before(text: str, at: int) -> str:
@@ -391,17 +450,32 @@ def _is_current(text: str, vocab: Vocabulary) -> bool:
     return vocab.present is None or bool(vocab.present.search(text))
 
 
-def _latest_date(text: str) -> tuple[int, int]:
-    """The latest (year, month) mentioned, so a later-dated statement supersedes."""
-    latest = (0, 0)
-    for match in _DATE.finditer(text):
-        month_name = match.group("month")
-        if month_name is None:
-            before = _DAY_MONTH_YEAR.search(text[: match.start()])
-            month_name = before.group("month") if before else None
-        month = _MONTHS.get((month_name or "").lower().rstrip("."), 0)
-        latest = max(latest, (int(match.group("year")), month))
-    return latest
+def _dates(text: str) -> list[tuple[int, tuple[int, int]]]:
+    """(position, (year, month)) of every date the sentence mentions (month 0 if none)."""
+    dates = []
+    for year in _YEAR.finditer(text):
+        before = _MONTH_BEFORE.search(text, max(0, year.start() - 20), year.start())
+        name = (before.group(1) or before.group(2)) if before else ""
+        dates.append((year.start(), (int(year.group()), _MONTHS.get(name.lower(), 0))))
+    return dates
+
+
+def _cue_date(text: str, at: int, dates: list[tuple[int, tuple[int, int]]]) -> tuple[int, int]:
+    """The date a cue is about: the latest in its own clause, else the nearest in the sentence.
+
+    So "we resumed in 2021 but paused them again in 2022" dates the pause 2022, the
+    resumption 2021, and the later event wins.
+    """
+    if not dates:
+        return (0, 0)
+    start = len(_clause_before(text, at))
+    clause_start = at - start
+    following = _CLAUSE_BREAK.search(text, at)
+    clause_end = following.start() if following else len(text)
+    in_clause = [date for position, date in dates if clause_start <= position < clause_end]
+    if in_clause:
+        return max(in_clause)
+    return min(dates, key=lambda item: abs(item[0] - at))[1]
 
 
 def _mentioning_sentence(passages: Sequence[str], vocab: Vocabulary) -> str | None:
@@ -411,7 +485,7 @@ def _mentioning_sentence(passages: Sequence[str], vocab: Vocabulary) -> str | No
     heading such as "Hong Kong SAR", in the passages under it (figures tables).
     """
     lowered = [lower(passage) for passage in passages]
-    for index, (passage, text) in enumerate(zip(passages, lowered)):
+    for index, (passage, text) in enumerate(zip(passages, lowered, strict=True)):
         if not vocab.place.search(text):
             continue
         reach = vocab.heading_reach if is_heading(passage, vocab.heading_words) else 0
@@ -428,7 +502,9 @@ def _mentioning_sentence(passages: Sequence[str], vocab: Vocabulary) -> str | No
 _COMPILED: dict[str, tuple[Mapping[str, Any], Vocabulary]] = {}
 
 _TOP_KEYS = {"scope", "negation", "attribution", "tense", "rules", "unknown", "not_mentioned"}
-_SCOPE_KEYS = {"place", "about", "anaphora", "heading_words", "heading_reach"}
+_SCOPE_KEYS = {
+    "place", "about", "anaphora", "heading_words", "heading_reach", "heading_min_priority"
+}
 _ATTRIBUTION_KEYS = {"markers", "own_voice", "continuation"}
 _TENSE_KEYS = {"past", "present"}
 _RULE_KEYS = {"name", "stance", "priority", "cues", "unless", "unless_before", "negatable"}
@@ -468,6 +544,7 @@ def compile_stances(raw: Mapping[str, Any], where: str = "topic") -> Vocabulary:
         anaphora=_union(scope.get("anaphora"), f"{where}: stances.scope.anaphora"),
         heading_words=int(scope.get("heading_words", 14)),
         heading_reach=int(scope.get("heading_reach", 3)),
+        heading_min_priority=int(scope.get("heading_min_priority", 1)),
         negation=_union(raw.get("negation"), f"{where}: stances.negation") or re.compile(r"$^"),
         attribution=_union(attribution.get("markers"), f"{where}: stances.attribution.markers"),
         own_voice=_union(attribution.get("own_voice"), f"{where}: stances.attribution.own_voice"),
@@ -477,6 +554,8 @@ def compile_stances(raw: Mapping[str, Any], where: str = "topic") -> Vocabulary:
         past=_union(tense.get("past"), f"{where}: stances.tense.past"),
         present=_union(tense.get("present"), f"{where}: stances.tense.present"),
         rules=rules,
+        cue_index=_cue_index(rules),
+        cue_starts=_cue_starts(rules),
         unknown_rule=str(raw.get("unknown") or UNKNOWN),
         not_mentioned_rule=str(raw.get("not_mentioned") or NOT_MENTIONED),
     )
@@ -494,14 +573,22 @@ def _compile_rule(raw: Any, index: int, where: str) -> Rule:
     stance = raw.get("stance")
     if stance not in RULE_STANCES:
         raise StanceRulesError(f"{label}: stance {stance!r} is not one of {sorted(RULE_STANCES)}")
-    cues = _union(raw.get("cues"), f"{label}: cues")
-    if cues is None:
+    cues = _patterns(raw.get("cues"), f"{label}: cues")
+    if not cues:
         raise StanceRulesError(f"{label} has no cues")
+    indexed, scanned = [], []
+    for cue in cues:
+        prefixes = cue_prefixes(cue.pattern)
+        if prefixes:
+            indexed.append((prefixes, cue))
+        else:
+            scanned.append(cue.pattern)
     return Rule(
         name=str(name),
         stance=stance,
         priority=int(raw.get("priority", 1)),
-        cues=cues,
+        indexed=tuple(indexed),
+        scanned=re.compile("|".join(f"(?:{p})" for p in scanned)) if scanned else None,
         unless=_union(raw.get("unless"), f"{label}: unless"),
         unless_before=_union(raw.get("unless_before"), f"{label}: unless_before"),
         negatable=bool(raw.get("negatable", True)),
@@ -517,22 +604,25 @@ def _check_keys(raw: Any, allowed: set[str], label: str) -> None:
 
 
 def _union(patterns: str | Sequence[str] | None, label: str) -> re.Pattern[str] | None:
-    """One regex matching any of the patterns, on lower-cased text (None when there are none).
+    """One regex matching any of the patterns, on lower-cased text (None when there are none)."""
+    compiled = _patterns(patterns, label)
+    if not compiled:
+        return None
+    return re.compile("|".join(f"(?:{p.pattern})" for p in compiled))
+
+
+def _patterns(patterns: str | Sequence[str] | None, label: str) -> list[re.Pattern[str]]:
+    """Each pattern compiled for lower-cased text.
 
     Lower-casing the text once and the patterns' letters here is what IGNORECASE would do, at
     half the cost: reading time is dominated by these searches.
     """
     if patterns is None:
-        return None
+        return []
     if isinstance(patterns, str):
         patterns = [patterns]
-    if not patterns:
-        return None
     try:
-        lowered = [_PATTERN_LETTER.sub(_lower_letter, str(p)) for p in patterns]
-        for pattern in lowered:
-            re.compile(pattern)
-        return re.compile("|".join(f"(?:{p})" for p in lowered))
+        return [re.compile(_PATTERN_LETTER.sub(_lower_letter, str(p))) for p in patterns]
     except re.error as error:
         raise StanceRulesError(f"{label}: bad pattern: {error}") from error
 
@@ -540,3 +630,122 @@ def _union(patterns: str | Sequence[str] | None, label: str) -> re.Pattern[str] 
 def _lower_letter(match: re.Match[str]) -> str:
     found = match.group()
     return found if found.startswith("\\") else found.lower()
+
+
+
+# --- the word-start index of cues ---------------------------------------------------------------
+#
+# Most cues start with \b and some literal words ("\bpaus(e|ed)\b", "\b(will|shall) not"): such a
+# cue can only match where a word starts with one of its literal prefixes ("pause", "paused",
+# "will not", "shall not"). The prefixes are read from the cue's parse tree. One regex (a trie of
+# every prefix) finds the word starts where some cue may match; there, the first letters of the
+# word (a key: "pau", "wil") name the cues to try. A cue whose prefixes cannot be read is searched
+# whole, so the index only saves time and never changes what matches.
+
+# Three letters tell most words apart ("req" is no cue, "res" may be); a cue that starts with a
+# two-letter word ("do", "no") is keyed by two.
+KEY_LENGTH = 3
+SHORT_KEY_LENGTH = 2
+# Longer prefixes make the trie stop at fewer places ("in accordance" rather than every "in ").
+PREFIX_LIMIT = 12
+# A cue whose alternatives multiply beyond this is indexed by shorter prefixes.
+MAX_PREFIXES = 64
+
+
+def _cue_index(rules: Sequence[Rule]) -> dict[str, tuple[tuple[int, re.Pattern[str]], ...]]:
+    """Key -> the (rule number, cue) pairs whose prefixes start with it."""
+    index: dict[str, list[tuple[int, re.Pattern[str]]]] = {}
+    for number, rule in enumerate(rules):
+        for prefixes, cue in rule.indexed:
+            short = {p[:SHORT_KEY_LENGTH] for p in prefixes if len(p) < KEY_LENGTH}
+            keys = {p[:KEY_LENGTH] for p in prefixes if p[:SHORT_KEY_LENGTH] not in short}
+            for key in keys | short:  # one key per word start: a cue is tried once there
+                index.setdefault(key, []).append((number, cue))
+    return {key: tuple(cues) for key, cues in index.items()}
+
+
+def _cue_starts(rules: Sequence[Rule]) -> re.Pattern[str]:
+    """One regex finding the word starts where some indexed cue may match."""
+    prefixes = sorted({p for rule in rules for prefixes, _ in rule.indexed for p in prefixes})
+    if not prefixes:
+        return re.compile(r"(?!)")  # nothing indexed: every cue is searched whole
+    return re.compile(rf"\b(?=(?:{_trie(prefixes)}))")
+
+
+def _trie(words: Sequence[str]) -> str:
+    """A regex matching any of `words`, as a trie ("pa(?:use|ss)"): one test per branch.
+
+    It lets the regex engine find the few word starts worth a look in one pass over the text,
+    instead of a Python loop over every word.
+    """
+    branches: dict[str, list[str]] = {}
+    for word in words:
+        if word:
+            branches.setdefault(word[0], []).append(word[1:])
+    parts = []
+    for first, rests in sorted(branches.items()):
+        tails = [rest for rest in rests if rest]
+        if not tails:
+            parts.append(re.escape(first))
+        else:
+            optional = "?" if len(tails) < len(rests) else ""
+            parts.append(f"{re.escape(first)}(?:{_trie(tails)}){optional}")
+    return "|".join(parts)
+
+
+def cue_prefixes(pattern: str) -> frozenset[str] | None:
+    """Literal prefixes one of which starts every match, each at a word start; else None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from re import _constants as sre  # noqa: PLC0415 - private, hence optional
+            from re import _parser as sre_parser  # noqa: PLC0415
+
+            tree = list(sre_parser.parse(pattern))
+            for limit in (PREFIX_LIMIT, KEY_LENGTH):
+                prefixes = _starts(tree, limit, sre)
+                if prefixes is None or len(prefixes) <= MAX_PREFIXES:
+                    break
+    except Exception:  # noqa: BLE001 - without prefixes the cue is searched whole: same result
+        return None
+    if not prefixes or len(prefixes) > MAX_PREFIXES:
+        return None
+    if min(map(len, prefixes)) < SHORT_KEY_LENGTH or not all(_WORD.match(p) for p in prefixes):
+        return None
+    return frozenset(prefixes)
+
+
+def _starts(items: list[Any], limit: int, sre: Any) -> set[str] | None:
+    """Prefixes of a sequence that must begin with \b (None if it need not)."""
+    if not items:
+        return None
+    op, value = items[0]
+    rest = items[1:]
+    if op is sre.AT and value is sre.AT_BOUNDARY:
+        return _prefixes(rest, limit, sre)
+    if op is sre.SUBPATTERN:
+        return _starts(list(value[-1]) + rest, limit, sre)
+    if op is sre.BRANCH:
+        found: set[str] = set()
+        for branch in value[1]:
+            starts = _starts(list(branch) + rest, limit, sre)
+            if starts is None:
+                return None
+            found |= starts
+        return found
+    return None
+
+
+def _prefixes(items: list[Any], limit: int, sre: Any) -> set[str]:
+    """The literal text (up to `limit` characters) a match of the sequence may start with."""
+    if limit == 0 or not items:
+        return {""}
+    op, value = items[0]
+    rest = items[1:]
+    if op is sre.LITERAL:
+        return {chr(value) + tail for tail in _prefixes(rest, limit - 1, sre)}
+    if op is sre.SUBPATTERN:
+        return _prefixes(list(value[-1]) + rest, limit, sre)
+    if op is sre.BRANCH:
+        return {p for branch in value[1] for p in _prefixes(list(branch) + rest, limit, sre)}
+    return {""}  # anything else ends the literal part

@@ -2,12 +2,12 @@
 
 The table holds the meaning the rules must read; the tests below it pin what the rest of the
 program relies on: evidence is exact sentences of the passages, a topic without stances reads
-nothing, bad rules fail loudly, and reading stays fast.
+nothing, and bad rules fail loudly.
 """
 
 from __future__ import annotations
 
-import time
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,18 @@ import yaml
 
 from monitor.records import STANCES, Reading
 from monitor.stance import (
+    TIER_HEADING,
+    Rule,
     StanceRulesError,
+    Vocabulary,
     compile_stances,
+    cue_holds,
+    cue_prefixes,
+    own_voice,
     read_stance,
+    scoped_sentences,
     split_sentences,
+    statements_of,
     vocabulary,
 )
 from monitor.topics import Topic, load_topic
@@ -83,7 +91,8 @@ def test_reading_names_rule_and_evidence(topic: Topic) -> None:
 
 
 def test_not_mentioned_has_no_evidence(topic: Topic) -> None:
-    assert read_stance(["Nothing here."], topic) == Reading("not_mentioned", (), "hk-requests-absent")
+    expected = Reading("not_mentioned", (), "hk-requests-absent")
+    assert read_stance(["Nothing here."], topic) == expected
 
 
 def test_evidence_is_limited(topic: Topic) -> None:
@@ -97,9 +106,14 @@ def test_evidence_is_limited(topic: Topic) -> None:
     ("text", "expected"),
     [
         ("One. Two! Three?", ["One.", "Two!", "Three?"]),
-        ("Ask the U.S. Department of Justice. Then wait.", [
-            "Ask the U.S. Department of Justice.", "Then wait."]),
-        ("Tools, e.g. forms, help. Acme Inc. agrees.", ["Tools, e.g. forms, help.", "Acme Inc. agrees."]),
+        (
+            "Ask the U.S. Department of Justice. Then wait.",
+            ["Ask the U.S. Department of Justice.", "Then wait."],
+        ),
+        (
+            "Tools, e.g. forms, help. Acme Inc. agrees.",
+            ["Tools, e.g. forms, help.", "Acme Inc. agrees."],
+        ),
         ("Ask Acme Inc. for details.", ["Ask Acme Inc. for details."]),
         ("It costs approx. three dollars.", ["It costs approx. three dollars."]),
         ('He said "stop." We did not.', ['He said "stop."', "We did not."]),
@@ -135,16 +149,15 @@ def _rules(**overrides: Any) -> dict[str, Any]:
     ],
 )
 def test_bad_rules_name_the_problem(raw: dict[str, Any], message: str) -> None:
-    with pytest.raises(StanceRulesError, match=None) as error:
+    with pytest.raises(StanceRulesError, match=re.escape(message)):
         compile_stances(raw, "t")
-    assert message in str(error.value)
 
 
 def test_rules_are_data_a_new_topic_needs_no_code() -> None:
     """A made-up topic with its own vocabulary is read by the same code."""
     raw = _rules(rules=[{"name": "halt", "stance": "paused", "cues": [r"\bhalted\b"]}])
-    topic = Topic(name="test-only-topic", title="t", relevance=load_topic("hong-kong-requests")
-                  .relevance, stances=raw)
+    relevance = load_topic("hong-kong-requests").relevance
+    topic = Topic(name="test-only-topic", title="t", relevance=relevance, stances=raw)
     reading = read_stance(["Hong Kong requests are halted."], topic)
     assert (reading.stance, reading.rule) == ("paused", "halt")
 
@@ -153,13 +166,75 @@ def test_compiled_once_per_topic(topic: Topic) -> None:
     assert vocabulary(topic) is vocabulary(topic)
 
 
-def test_reading_is_fast(topic: Topic) -> None:
-    """Reading runs on every check and every `reread`: ~20 passages well under a millisecond."""
-    passages = [p for case in CASES for p in case["passages"]][:20]
-    read_stance(passages, topic)  # compile outside the timing
-    rounds = 200
-    started = time.perf_counter()
-    for _ in range(rounds):
-        read_stance(passages, topic)
-    per_reading = (time.perf_counter() - started) / rounds
-    assert per_reading < 0.001, f"{per_reading * 1000:.3f} ms per reading"
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"\bpaus(e|ed)\b", {"pause", "paused"}),
+        (r"\b(will|shall) not\b", {"will not", "shall not"}),
+        (r"\bon hold\b|\bmoratorium\b", {"on hold", "moratorium"}),
+        (r"\b(do|does)\s*not", {"do", "does"}),
+        (r"paused", None),  # no \b: may match inside a word
+        (r"\b(\w+ )?paused", None),  # may start with any word
+        (r"\b(a|the) pause", {"a pause", "the pause"}),
+        (r"\b(a|the)\s+pause", None),  # "a" alone is too short a key
+    ],
+)
+def test_cue_prefixes(pattern: str, expected: set[str] | None) -> None:
+    prefixes = cue_prefixes(pattern)
+    assert (set(prefixes) if prefixes else None) == expected
+
+
+def test_word_start_index_changes_no_result(topic: Topic) -> None:
+    """The index is an optimisation: it finds exactly the rules a plain search of every cue
+    at every position finds."""
+    vocab = vocabulary(topic)
+    for case in CASES:
+        for sentence in own_voice(scoped_sentences(case["passages"], vocab), vocab):
+            indexed = {st.rule.name for st in statements_of(sentence, vocab)}
+            searched = {
+                rule.name
+                for rule in vocab.rules
+                if (sentence.tier != TIER_HEADING or rule.priority >= vocab.heading_min_priority)
+                and _holds_anywhere(rule, sentence.masked, vocab)
+            }
+            assert indexed == searched, sentence.text
+
+
+def _holds_anywhere(rule: Rule, text: str, vocab: Vocabulary) -> bool:
+    cues = [cue for _, cue in rule.indexed] + ([rule.scanned] if rule.scanned else [])
+    return any(
+        cue.match(text, at) and cue_holds(rule, text, at, vocab)
+        for cue in cues
+        for at in range(len(text))
+    )
+
+
+# A page as extraction hands it over: headings, general law-enforcement text, a Hong Kong section.
+REALISTIC_PAGE = (
+    "Government requests for user data",
+    "Our approach to government requests",
+    "We answer government data requests only as the law requires and as our terms allow. Each"
+    " request is checked by our legal team, and requests that are too broad are pushed back.",
+    "Users are told about requests for their data before anything is disclosed, unless the law"
+    " forbids it or a life is at risk.",
+    "Emergencies",
+    "In an emergency that puts someone's life at risk, police may ask for data without legal"
+    " process, and we may answer at once.",
+    "Requests from Hong Kong authorities",
+    "In August 2020, after the new security law, we paused our review of requests for user"
+    " data from Hong Kong authorities. We keep the situation under review.",
+    "We have not resumed handling these requests and will not resume them. Hong Kong"
+    " authorities must route their demands via the U.S. Department of Justice (MLAT).",
+    "Requests in this period",
+    "Legal process requests 17",
+    "Emergency disclosure requests 1",
+    "Preservation",
+    "Account records can be preserved for 90 days while formal legal process is obtained.",
+    "Local law restrictions",
+    "Content reported as illegal under local law may be restricted in that country only.",
+    "Our guidelines explain how to submit a request, what to include and how we treat requests"
+    " from authorities outside the United States.",
+    "Questions about a request can be sent through our online request system.",
+    "Figures cover six-month periods.",
+    "Report archive",
+)
