@@ -150,6 +150,27 @@ def check(config: str | None, state: str | None, target_ids: tuple[str, ...], ve
              summary.count("failed"), summary.delivery.delivered, summary.delivery.pending)
 
 
+@main.command()
+@config_options
+@click.option("-v", "--verbose", is_flag=True, help="debug logs, Scrapy's and APScheduler's")
+@click.option("-q", "--quiet", is_flag=True, help="warnings and errors only")
+@handle_errors
+def run(config: str | None, state: str | None, verbose: bool, quiet: bool) -> None:
+    """Check each target on its own schedule until SIGTERM or SIGINT; SIGHUP reloads the
+    config."""
+    settings = load_settings(config, state)
+    setup_logging(verbose, quiet, settings)
+    cfg = load_config(settings.config_path)
+    from monitor.checking import StateBusy
+    from monitor.schedule import run_scheduler
+
+    try:
+        run_scheduler(cfg, settings.state_dir, lambda: open_store(settings),
+                      lambda: make_sink(settings), verbose)
+    except StateBusy as exc:
+        raise UserError(str(exc)) from None
+
+
 def select_targets(cfg: Config, target_ids: tuple[str, ...]) -> list:
     if not target_ids:
         return list(cfg.targets)
@@ -226,6 +247,26 @@ def show(change_id: str, config: str | None, state: str | None) -> None:
         if change is None:
             raise UserError(f"no change with id {change_id!r} (see `stancewatch history`)")
         print_change(store, change)
+
+
+@main.command()
+@config_options
+@click.option("--out", "out", required=True, metavar="DIR",
+              help="directory for the site (created if missing; rebuilt in place)")
+@handle_errors
+def report(config: str | None, state: str | None, out: str) -> None:
+    """A static HTML site of the whole history: stance timeline, every change with its diff."""
+    settings = load_settings(config, state)
+    from monitor.report import ReportError, build_report
+
+    with open_store(settings, create=False) as store:
+        try:
+            summary = build_report(store, Path(out))
+        except ReportError as exc:
+            raise UserError(str(exc)) from None
+    click.echo(f"report: {summary.targets} target(s), {summary.changes} change(s), "
+               f"{summary.files} file(s) in {summary.seconds:.1f}s; open "
+               f"{summary.index.resolve().as_uri()}")
 
 
 @main.command()

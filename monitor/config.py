@@ -197,7 +197,8 @@ def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file (set --config or STANCEWATCH_CONFIG)")
+        raise ConfigError(f"{path}: no such config file (set --config or STANCEWATCH_CONFIG)"
+                          ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the config: {exc}") from None
     try:

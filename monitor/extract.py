@@ -62,7 +62,8 @@ TYPOGRAPHY = str.maketrans({
 SPACES = re.compile(r"\s+")
 # "Last updated May 20, 2020", "Updated 2 days ago", "Data last refreshed Mar 2, 2021".
 MONTH = (r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?")
-DATE_WORDS = rf"({MONTH}|\d{{1,4}}([-/.]\d{{1,2}}([-/.]\d{{1,4}})?)?|,|\s|at|\d{{1,2}}:\d\d(\s*[ap]m)?|utc|gmt|[ap]m)+"
+DATE_WORDS = (rf"({MONTH}|\d{{1,4}}([-/.]\d{{1,2}}([-/.]\d{{1,4}})?)?|,|\s|at|"
+              rf"\d{{1,2}}:\d\d(\s*[ap]m)?|utc|gmt|[ap]m)+")
 TIMESTAMP_LINE = re.compile(
     rf"^(\w+\s+){{0,2}}(last\s+)?(updated|modified|refreshed|reviewed|revised|edited|published|"
     rf"posted)(\s+(on|at))?\s*:?\s*(({DATE_WORDS})|(\d+|an?|one|a few)\s+(second|minute|hour|day|"
@@ -138,7 +139,7 @@ def extract_fragments(fragments: Sequence[str], whole_page: bool, ignore: Sequen
     kept = [line for line in _drop_link_lists(lines, dropped) if not _is_timestamp(line, dropped)]
     passages = _merge_fragments(kept)
     flags = _relevance(passages, topic)
-    relevant = [p for p, keep in zip(passages, flags) if keep]
+    relevant = [p for p, keep in zip(passages, flags, strict=True) if keep]
     return Extraction(
         matched=bool(passages),
         passages=tuple(p.text for p in passages),

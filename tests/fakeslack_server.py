@@ -50,7 +50,7 @@ class _Fault:
 
 @dataclass
 class FakeSlackServer:
-    """Start with ``with FakeSlackServer() as fake:``; ``api_url`` and ``webhook_url`` point at it."""
+    """Start with ``with FakeSlackServer() as fake:``; ``api_url``, ``webhook_url`` point at it."""
 
     requests: list[Request] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)  # accepted, oldest first

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from fakeslack_server import FakeSlackServer
-
 from conftest import PageServer, run_cli, write_config
+from fakeslack_server import FakeSlackServer
 
 TEMPLATE = """<!doctype html><html><head><title>HK</title>
 <script nonce="{nonce}">window.csrf="{nonce}"</script></head><body>

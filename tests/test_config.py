@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from monitor.config import ConfigError, load_config
-
-from conftest import run_cli
 
 GOOD = """
 defaults:

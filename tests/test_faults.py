@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import PageServer, run_cli, write_config
 
 from monitor.pagecheck import problem
 from monitor.records import FetchedPage
-
-from conftest import PageServer, run_cli, write_config
 
 GOOD = ("<html><body><main><p>We have paused the processing of data requests from Hong Kong "
         "authorities.</p></main></body></html>")

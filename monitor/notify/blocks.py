@@ -73,7 +73,7 @@ def escape(text: str) -> str:
 
 
 def plain(text: str) -> str:
-    """Untrusted text made one clean line: control and bidi characters out, white space collapsed."""
+    """Untrusted text made one clean line: control and bidi characters out, spaces collapsed."""
     return " ".join(_CONTROL.sub(" ", text).split())
 
 

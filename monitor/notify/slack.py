@@ -215,7 +215,8 @@ def _status_error(
     label = f"{where}: HTTP {status}" + (f", {code}" if code else "")
     if code in CONFIG_ERRORS:
         return DeliveryError(
-            f"{label}: check the Slack settings (token, channel or webhook); the alert stays pending",
+            f"{label}: check the Slack settings (token, channel or webhook); "
+            "the alert stays pending",
             retryable=True,
             code=code,
         )
@@ -335,7 +336,8 @@ class WebApiSink:
         except URLError as error:
             raise _transport_error("Slack Web API", error) from None
         except (OSError, http.client.HTTPException, ValueError) as error:
-            raise _MaybePosted(f"connection lost awaiting the answer ({type(error).__name__})")
+            raise _MaybePosted(f"connection lost awaiting the answer ({type(error).__name__})"
+                               ) from None
         ts = response.get("ts")
         if not isinstance(ts, str):
             raise DeliveryError("Slack Web API: answer without a ts", retryable=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,8 @@ class Relevance:
             return False
         if any(p.search(text) for p in self.phrases):
             return True
-        return any(p.search(text) for p in self.subjects) and any(p.search(text) for p in self.about)
+        subject = any(p.search(text) for p in self.subjects)
+        return subject and any(p.search(text) for p in self.about)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def _patterns(items: list[str] | None) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(item, re.IGNORECASE) for item in items or ())
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_topic(name: str) -> Topic:
     """Read and compile a topic file once per process."""
     path = TOPIC_DIR / f"{name}.yaml"
