@@ -3,8 +3,8 @@
 Why static: a newsroom can open it from a laptop (file://), attach it to a story file or put it
 on any static host; there is no server to secure and nothing to keep running. Why no script at
 all: every page carries a Content-Security-Policy that forbids scripts, so even a mistake in
-escaping a hostile page could not run anything. Stored pages are evidence, shown as escaped
-text, never served as HTML.
+escaping a hostile page could not run anything. Stored pages are evidence: their source is
+shown as escaped text in a <pre>, never rendered.
 
 The report reads only the Store: no config, no environment, no network (so no secret can reach
 it). Pages are written per target, then the index last, so the index links only to pages that
@@ -253,6 +253,8 @@ def _totals(views: list[TargetView]) -> dict[str, int]:
     totals = {kind: sum(v.counts.get(kind, 0) for v in views) for kind in KIND_LABEL}
     totals["companies"] = len({v.company for v in views})
     totals["incidents"] = sum(1 for v in views if v.incident)
+    # Pages read for a stance (the Hong Kong topic) set the index's headline.
+    totals["hong_kong"] = sum(1 for v in views if v.topic != "government-requests")
     return totals
 
 

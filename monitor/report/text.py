@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from monitor.records import STANCES
@@ -130,8 +130,7 @@ def iso_time(at: str | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
 
-@dataclass(frozen=True)
-class Piece:
+class Piece(NamedTuple):  # a tuple, not a dataclass: a long history makes millions of them
     """One run of a rendered diff. op: "=", "-", "+", "fold" (unchanged words behind a
     <details>) or "gap" (words left out of an excerpt). sep goes before the run."""
 
@@ -155,6 +154,9 @@ def diff_pieces(diff: tuple[Segment, ...]) -> list[Piece]:
         previous = text
         if op != "=":
             pieces.append(Piece(op if op in ("-", "+") else "=", text, sep))
+            continue
+        if text.count(" ") < FOLD_OVER:  # the common case, without splitting
+            pieces.append(Piece("=", text, sep))
             continue
         words = text.split(" ")
         head_keep = 0 if index == 0 else FOLD_KEEP
@@ -224,7 +226,7 @@ def decode_page(body: bytes, content_type: str) -> str | None:
     or GB18030 are common on Hong Kong sites and must read as text, not mojibake.
     """
     declared = _CHARSET.search(content_type.encode("latin-1", "replace"))
-    sniffed = _CHARSET.search(body[:4096])
+    sniffed = _CHARSET.search(body[:1024])  # where HTML requires <meta charset> to be
     candidates = [m.group(1).decode("ascii") for m in (declared, sniffed) if m]
     for encoding in (candidates[0] if candidates else None, "utf-8", *candidates[1:]):
         if not encoding:

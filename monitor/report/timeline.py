@@ -18,6 +18,7 @@ PLOT_LEFT, PLOT_RIGHT = LABEL_WIDTH + 10, WIDTH - 20
 ROW_HEIGHT = 40
 AXIS_HEIGHT = 30
 TOP = 8
+DENSE_SPACING = 14  # below this many units per mark on average, rings would overlap
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Row:
     first_stance: str | None
     events: list[tuple[str, str | None, str, str, str]]
     y: float = 0
+    dense: bool = False  # too many marks for rings: wording changes become thin ticks
     bands: list[Band] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
 
@@ -99,12 +101,13 @@ def build_timeline(rows: list[Row], start: str | None, end: str | None) -> Timel
                 row.bands.append(_band(x_of(since), x_of(at), stance, since, at))
                 stance, since = new_stance, at
         row.bands.append(_band(x_of(since), PLOT_RIGHT, stance, since, None))
+        shown = [event for event in ordered if event[2] != "quiet"]
+        row.dense = len(shown) > (PLOT_RIGHT - PLOT_LEFT) / DENSE_SPACING
+        cell = 3 if row.dense else 1  # one mark per cell (user units) is all the eye can see
         taken: dict[tuple[int, bool], int] = {}
-        for at, new_stance, kind, href, title in ordered:
-            if kind == "quiet":
-                continue
+        for at, new_stance, kind, href, title in shown:
             mark = Mark(x_of(at), stance_class(new_stance), kind == "stance", href, title)
-            slot = (round(mark.x), mark.stance_change)  # one mark per pixel is enough
+            slot = (round(mark.x / cell), mark.stance_change)
             if slot in taken:
                 row.marks[taken[slot]] = mark
             else:
