@@ -10,7 +10,7 @@ from pathlib import Path
 
 from monitor.config import Config, Target
 from monitor.notify import Sink
-from monitor.notify.outbox import Delivery, deliver_pending
+from monitor.notify.outbox import Delivery, deliver_off_loop
 from monitor.records import FetchedPage
 from monitor.store import Store
 from monitor.track import Outcome, Tracker
@@ -81,6 +81,6 @@ async def check_pass(config: Config, targets: Sequence[Target], store: Store, si
 
     await crawl(fetch_requests(store, targets), config.defaults.politeness, config.contact,
                 handle, verbose=verbose)
-    summary.delivery = deliver_pending(store, sink)
+    summary.delivery = await deliver_off_loop(store.path.parent, sink)
     summary.seconds = time.monotonic() - started
     return summary

@@ -29,8 +29,8 @@ from typing import Any
 from monitor.checking import LOCK_WAIT_SECONDS, PassSummary, StateBusy, check_pass, state_lock
 from monitor.config import Config, ConfigError, Target, load_config
 from monitor.notify import Sink
-from monitor.notify.outbox import deliver_pending
-from monitor.schedules import parse_schedule, shortest_interval
+from monitor.notify.outbox import deliver_off_loop
+from monitor.schedules import cron_trigger, parse_schedule, shortest_interval
 from monitor.store import Store
 
 log = logging.getLogger("stancewatch")
@@ -53,7 +53,6 @@ OUTBOX_RETRY_SECONDS = 60.0
 # How often a `run` waiting for another process's state lock looks again.
 LOCK_POLL_SECONDS = 0.5
 # Standard cron counts days of the week from Sunday (0 or 7); APScheduler 3 counts from Monday.
-CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 StoreOpener = Callable[[], AbstractContextManager[Store]]
 
@@ -76,58 +75,6 @@ def make_trigger(schedule_text: str) -> Any:
                                jitter=jitter_for(schedule.interval))
     assert schedule.cron is not None
     return cron_trigger(schedule.cron, jitter=JITTER_MAX_SECONDS)
-
-
-def cron_trigger(line: str, jitter: float | None = None) -> Any:
-    """A trigger with standard cron meaning, which APScheduler 3's `from_crontab` lacks.
-
-    Two differences would move newsroom schedules silently: APScheduler numbers weekdays from
-    Monday (cron's "1-5" would run Tuesday to Saturday), and it ANDs a restricted day of month
-    with a restricted day of week where cron ORs them ("0 9 1 * 1": the 1st and every Monday).
-    """
-    from apscheduler.triggers.combining import OrTrigger
-    from apscheduler.triggers.cron import CronTrigger
-
-    minute, hour, day, month, weekday = line.split()
-    days = cron_weekdays(weekday)
-
-    def trigger(day_field: str, weekday_field: str) -> CronTrigger:
-        return CronTrigger(minute=minute, hour=hour, day=day_field, month=month,
-                           day_of_week=weekday_field, timezone=UTC, jitter=jitter)
-
-    if day.startswith("*") or weekday.startswith("*"):
-        return trigger(day, days)
-    return OrTrigger([trigger(day, "*"), trigger("*", days)], jitter=jitter)
-
-
-def cron_weekdays(field: str) -> str:
-    """A cron day-of-week field (0 or 7 = Sunday, names, lists, ranges, steps) as day names."""
-    if field == "*":
-        return "*"
-    days: set[int] = set()
-    for part in field.lower().split(","):
-        span, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if span == "*":
-            first, last = 0, 6
-        elif "-" in span:
-            start, end = span.split("-", 1)
-            first, last = _cron_day(start), _cron_day(end)
-        else:
-            first = _cron_day(span)
-            last = 6 if step_text else first
-        if first > last or step < 1:
-            raise ValueError(f"{field!r} is not a valid day-of-week field")
-        days.update(day % 7 for day in range(first, last + 1, step))
-    return ",".join(CRON_DAYS[day] for day in sorted(days))
-
-
-def _cron_day(token: str) -> int:
-    if token in CRON_DAYS:
-        return CRON_DAYS.index(token)
-    if token.isdigit() and 0 <= int(token) <= 7:
-        return int(token)
-    raise ValueError(f"{token!r} is not a day of the week (0-7 or sun-sat)")
 
 
 def batch_window(config: Config) -> float:
@@ -266,7 +213,7 @@ class Watch:
         """Deliver alerts an outage held back, without waiting for a slow schedule's pass."""
         if self._passes or not self.store.pending_counts():
             return  # a pass in flight delivers when it ends
-        delivery = deliver_pending(self.store, self.sink)
+        delivery = await deliver_off_loop(self.store.path.parent, self.sink)
         log.info("outbox: %d alert(s) sent, %d pending", delivery.delivered, delivery.pending)
 
     # reloading

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 
 from monitor.checking import state_lock
-from monitor.schedule import cron_trigger, cron_weekdays, jitter_for, make_trigger
+from monitor.schedule import jitter_for, make_trigger
+from monitor.schedules import cron_trigger, cron_weekdays, parse_schedule, shortest_interval
 
 PAUSED = ("<html><body><main><h1>Government requests</h1><p>We have paused the processing of "
           "requests for user data from Hong Kong authorities while we assess the law.</p>"
@@ -330,3 +331,13 @@ def test_jitter_is_small_against_the_interval() -> None:
     assert jitter_for(30 * 60) == 30
     trigger = make_trigger("every 2s")
     assert trigger.interval.total_seconds() == 2 and trigger.jitter == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("line", ["* * * * 7", "0 9 * * 5-7", "30 6 1 * sun"])
+def test_valid_cron_lines_are_accepted(line: str) -> None:
+    assert parse_schedule(line).cron == line
+
+
+def test_health_interval_of_a_daily_cron_line_is_a_day() -> None:
+    assert shortest_interval(["0 6 * * *"]) == 86400.0
+    assert shortest_interval(["0 6 * * *", "every 5m"]) == 300.0

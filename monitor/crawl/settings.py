@@ -40,7 +40,7 @@ def crawl_settings(politeness: Politeness, contact: str | None, verbose: bool) -
         "CONCURRENT_REQUESTS": max(16, concurrency * 8),
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
         "DOWNLOAD_DELAY": politeness.delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": False,
+        "DOWNLOAD_DELAY_JITTER": 0,
         "AUTOTHROTTLE_ENABLED": False,
         "HTTPCACHE_ENABLED": False,  # conditional GET is ours (see spiders/page.py)
         "ITEM_PIPELINES": {"monitor.crawl.pipeline.HandOverPipeline": 100},

@@ -10,9 +10,12 @@ moment between Slack's answer and the commit of `delivered`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from monitor.notify import DeliveryError, Sink
 from monitor.records import CONTENT_EVENTS, Event
@@ -28,6 +31,25 @@ class Delivery:
     delivered: int = 0
     pending: int = 0
     error: str | None = None
+
+
+# One delivery at a time per process: two overlapping passes must not post the same alert.
+_DELIVERING = threading.Lock()
+
+
+async def deliver_off_loop(state_dir: Path, sink: Sink) -> Delivery:
+    """Deliver in a worker thread with its own connection, so a slow or rate-limited Slack
+    (slack-sdk's sync client sleeps through Retry-After) never stalls the crawl's event loop."""
+
+    def work() -> Delivery:
+        with _DELIVERING:
+            store = Store.open(state_dir)
+            try:
+                return deliver_pending(store, sink)
+            finally:
+                store.close()
+
+    return await asyncio.to_thread(work)
 
 
 def deliver_pending(store: Store, sink: Sink) -> Delivery:
