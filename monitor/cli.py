@@ -54,6 +54,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise UserError(str(exc), EXIT_USAGE) from None
         except StoreError as exc:
             raise UserError(str(exc)) from None
+        except OSError as exc:  # a state directory or file the system refuses us
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise UserError(f"{where}{exc.strerror or exc} (check --state, --config and "
+                            "permissions)") from None
     return wrapper
 
 

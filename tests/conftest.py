@@ -7,6 +7,8 @@ that fetch run in a subprocess; everything binds to 127.0.0.1 only.
 from __future__ import annotations
 
 import os
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -27,6 +29,7 @@ class Page:
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+    reset: bool = False  # close the connection without an answer
 
 
 class PageServer:
@@ -46,9 +49,15 @@ class PageServer:
                 self._answer(server.pages.get(self.path, Page(b"not found", 404, "text/plain")))
 
             def _answer(self, page: Page) -> None:
+                if page.reset:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
                 self.send_response(page.status)
                 self.send_header("Content-Type", page.content_type)
-                self.send_header("Content-Length", str(len(page.body)))
+                if "Content-Length" not in page.headers:
+                    self.send_header("Content-Length", str(len(page.body)))
                 for name, value in page.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
