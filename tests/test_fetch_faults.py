@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import PageServer, run_cli, write_config
 
 STATEMENT = "We have paused the processing of data requests from Hong Kong authorities."
-PAGE = f"<html><head><meta charset='utf-8'></head><body><main><p>{STATEMENT}</p></main></body></html>"
+PAGE = (f"<html><head><meta charset='utf-8'></head><body><main><p>{STATEMENT}</p></main>"
+        "</body></html>")
 
 
 def checker(pages: PageServer, tmp_path: Path, paths: list[str]):

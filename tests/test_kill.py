@@ -15,9 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from fakeslack_server import FakeSlackServer
-
 from conftest import REPO, PageServer, run_cli, write_config
+from fakeslack_server import FakeSlackServer
 
 TARGETS = 6
 KILLS = 6
