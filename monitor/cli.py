@@ -331,5 +331,33 @@ def try_(url: str, select: tuple[str, ...], ignore: tuple[str, ...], topic: str)
     sys.exit(code)
 
 
+# --- demo --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--state", "state", metavar="DIR",
+              help="keep the demo's history here (a new, empty directory); default: a "
+                   "temporary one. STANCEWATCH_STATE is ignored: the demo never mixes with "
+                   "real history")
+@click.option("--out", "out", metavar="DIR", help="where to write the report (default: beside "
+                                                  "the state)")
+@click.option("--console", is_flag=True, help="print alerts here even when Slack is configured")
+@click.option("-v", "--verbose", is_flag=True, help="debug logs, Scrapy's included")
+@handle_errors
+def demo(state: str | None, out: str | None, console: bool, verbose: bool) -> None:
+    """An offline walkthrough: sample pages served locally change while checks run; prints the
+    alerts and builds the report."""
+    settings = load_settings(None, state)  # for Slack only; the demo picks its own state
+    setup_logging(verbose, not verbose, settings)
+    from monitor.demo.walkthrough import DemoError, run_demo
+
+    try:
+        code = run_demo(settings, Path(state) if state else None, Path(out) if out else None,
+                        console, verbose)
+    except DemoError as exc:
+        raise UserError(str(exc), EXIT_USAGE) from None
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
