@@ -1,6 +1,9 @@
 # Stancewatch: one image; the config is mounted, state/ is a volume, `stancewatch run` by default.
 FROM python:3.11-slim
 
+# Debian's Chromium for `render: true` targets (scrapy-playwright drives it; no browser download).
+RUN apt-get update && apt-get install -y --no-install-recommends chromium \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 stancewatch
 WORKDIR /app
 COPY pyproject.toml README.md ./
