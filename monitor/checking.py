@@ -12,7 +12,7 @@ from monitor.config import Config, Target
 from monitor.notify import Sink
 from monitor.notify.outbox import Delivery, deliver_off_loop
 from monitor.records import FetchedPage
-from monitor.store import Store
+from monitor.store import Store, TargetState
 from monitor.track import Outcome, Tracker
 
 log = logging.getLogger("stancewatch")
@@ -43,11 +43,10 @@ def state_lock(state_dir: Path, wait: float = LOCK_WAIT_SECONDS):
     return FileLock(str(state_dir / LOCK_NAME), timeout=wait)
 
 
-def fetch_requests(store: Store, targets: Sequence[Target]) -> list:
+def fetch_requests(states: dict[str, TargetState], targets: Sequence[Target]) -> list:
     """One PageRequest per target, with the validators of its last good fetch."""
     from spiders.page import PageRequest
 
-    states = store.target_states()
     requests = []
     for target in targets:
         state = states.get(target.id)
@@ -55,7 +54,9 @@ def fetch_requests(store: Store, targets: Sequence[Target]) -> list:
         requests.append(PageRequest(
             target.id, target.url,
             etag=state.etag if has_base else None,
-            last_modified=state.last_modified if has_base else None))
+            last_modified=state.last_modified if has_base else None,
+            render=target.render, render_wait=target.render_wait,
+            render_timeout=target.render_timeout))
     return requests
 
 
@@ -67,7 +68,8 @@ async def check_pass(config: Config, targets: Sequence[Target], store: Store, si
 
     started = time.monotonic()
     summary = PassSummary()
-    tracker = Tracker(store, {t.id: t for t in targets})
+    states = store.target_states()  # read once per pass, not once per page
+    tracker = Tracker(store, {t.id: t for t in targets}, states)
     seen: set[str] = set()
 
     def handle(page: FetchedPage) -> None:
@@ -79,8 +81,11 @@ async def check_pass(config: Config, targets: Sequence[Target], store: Store, si
         if on_outcome:
             on_outcome(outcome)
 
-    await crawl(fetch_requests(store, targets), config.defaults.politeness, config.contact,
-                handle, verbose=verbose)
+    try:
+        await crawl(fetch_requests(states, targets), config.defaults.politeness, config.contact,
+                    handle, verbose=verbose)
+    finally:  # a stopped or failed crawl still records the checks it made
+        tracker.flush()
     summary.delivery = await deliver_off_loop(store.path.parent, sink)
     summary.seconds = time.monotonic() - started
     return summary

@@ -322,12 +322,15 @@ def reread(config: str | None, state: str | None, target_ids: tuple[str, ...]) -
 @click.option("--select", "select", multiple=True, metavar="CSS", help="the part to watch")
 @click.option("--ignore", "ignore", multiple=True, metavar="CSS", help="parts to leave out")
 @click.option("--topic", default="hong-kong-requests", show_default=True)
+@click.option("--render", is_flag=True,
+              help="also fetch with a headless browser and show what it adds")
 @handle_errors
-def try_(url: str, select: tuple[str, ...], ignore: tuple[str, ...], topic: str) -> None:
+def try_(url: str, select: tuple[str, ...], ignore: tuple[str, ...], topic: str,
+         render: bool) -> None:
     """Fetch one page now and print what would be watched and the stance; stores nothing."""
     from monitor.trying import try_page
 
-    code = try_page(url, select, ignore, topic)
+    code = try_page(url, select, ignore, topic, render=render)
     sys.exit(code)
 
 

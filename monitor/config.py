@@ -20,6 +20,11 @@ from monitor.topics import DEFAULT_TOPIC, available_topics
 TARGET_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 DEFAULT_SCHEDULE = "every 30m"
+# How long a headless browser may take to load a page and let its text settle. Script-built
+# transparency reports take a few seconds; past this, the page is taken as it is and an empty
+# or half-loaded result becomes an extraction_failed incident rather than a content change.
+DEFAULT_RENDER_TIMEOUT = 20.0
+MAX_RENDER_TIMEOUT = 120.0
 
 
 class ConfigError(Exception):
@@ -83,6 +88,24 @@ def _schedule(value: Any) -> str:
     return value
 
 
+def _render_timeout(value: Any) -> float | None:
+    if value is None:
+        return None
+    seconds = parse_duration(value)
+    if not 1 <= seconds <= MAX_RENDER_TIMEOUT:
+        raise ValueError(f"must be between 1s and {MAX_RENDER_TIMEOUT:.0f}s")
+    return seconds
+
+
+def _render_wait(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a CSS selector")
+    _check_css(value)
+    return value.strip()
+
+
 def _topic(value: Any) -> str:
     if value not in available_topics():
         raise ValueError(f"unknown topic {value!r}; use one of {', '.join(available_topics())}")
@@ -94,9 +117,12 @@ class Defaults(_Strict):
     topic: str = DEFAULT_TOPIC
     politeness: Politeness = Politeness()
     render: bool = False
+    render_timeout: float = DEFAULT_RENDER_TIMEOUT
 
     _v_schedule = field_validator("schedule", mode="before")(lambda cls, v: _schedule(v))
     _v_topic = field_validator("topic", mode="before")(lambda cls, v: _topic(v))
+    _v_render_timeout = field_validator("render_timeout", mode="before")(
+        lambda cls, v: _render_timeout(v))
 
 
 class TargetEntry(_Strict):
@@ -108,6 +134,8 @@ class TargetEntry(_Strict):
     schedule: str | None = None
     topic: str | None = None
     render: bool | None = None
+    render_wait: str | None = None  # CSS selector that shows the scripts have built the text
+    render_timeout: float | None = None
 
     @field_validator("id")
     @classmethod
@@ -132,6 +160,10 @@ class TargetEntry(_Strict):
         lambda cls, v: None if v is None else _schedule(v))
     _v_topic = field_validator("topic", mode="before")(
         lambda cls, v: None if v is None else _topic(v))
+    _v_render_wait = field_validator("render_wait", mode="before")(
+        lambda cls, v: _render_wait(v))
+    _v_render_timeout = field_validator("render_timeout", mode="before")(
+        lambda cls, v: _render_timeout(v))
 
 
 class ConfigFile(_Strict):
@@ -153,6 +185,8 @@ class Target:
     topic: str
     render: bool
     politeness: Politeness
+    render_wait: str | None = None
+    render_timeout: float = DEFAULT_RENDER_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -187,7 +221,9 @@ def load_config(path: Path) -> Config:
         if parsed.id in seen:
             raise ConfigError(f"{path}: target {label}: key 'id': duplicate id {parsed.id!r}")
         seen.add(parsed.id)
-        targets.append(_apply_defaults(parsed, top.defaults))
+        target = _apply_defaults(parsed, top.defaults)
+        _check_render_keys(path, label, parsed, target)
+        targets.append(target)
     if not targets:
         raise ConfigError(f"{path}: key 'targets': the list is empty; nothing to watch")
     return Config(path=path, targets=tuple(targets), defaults=top.defaults, contact=top.contact)
@@ -247,5 +283,21 @@ def _apply_defaults(entry: TargetEntry, defaults: Defaults) -> Target:
         topic=entry.topic or defaults.topic,
         render=defaults.render if entry.render is None else entry.render,
         politeness=defaults.politeness,
+        render_wait=entry.render_wait,
+        render_timeout=entry.render_timeout or defaults.render_timeout,
     )
+
+
+def _check_render_keys(path: Path, label: str, entry: TargetEntry, target: Target) -> None:
+    """Browser options on a target fetched without a browser are a mistake, not a no-op.
+
+    Someone who wrote `render_wait` expects the page to be rendered; silently fetching it plain
+    would watch an empty shell.
+    """
+    if target.render:
+        return
+    for key in ("render_wait", "render_timeout"):
+        if getattr(entry, key) is not None:
+            raise ConfigError(f"{path}: target {label}: key '{key}': only applies with "
+                              "render: true (here or in defaults)")
 

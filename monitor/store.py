@@ -7,7 +7,9 @@ us, but importing it costs 0.3 s, which every `status` and `history` would pay (
 docs/decisions/0002-storage.md).
 
 Raw pages are stored compressed and content-addressed (evidence, and the material `reread`
-re-extracts from); an unchanged check writes one small row to `checks`.
+re-extracts from); an unchanged check writes one small row to `checks`, and the tracker writes
+those rows in batches (`record_unchanged`): one transaction per page was most of the cost of a
+pass in which nothing changed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 from monitor.records import Event
 
 DB_NAME = "stancewatch.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # A crashed or concurrent writer holds the lock briefly; wait rather than fail.
 BUSY_TIMEOUT_MS = 30_000
 
@@ -37,7 +39,8 @@ CREATE TABLE IF NOT EXISTS targets (
     etag TEXT, last_modified TEXT, page_hash TEXT, watched_hash TEXT, key_hash TEXT,
     snapshot_id INTEGER, stance TEXT, last_check TEXT, last_result TEXT, last_error TEXT,
     last_good TEXT, final_url TEXT, failures INTEGER NOT NULL DEFAULT 0,
-    failure_kind TEXT, incident TEXT, incident_since TEXT, thread_ts TEXT);
+    failure_kind TEXT, incident TEXT, incident_since TEXT, thread_ts TEXT,
+    fragment_hash TEXT);
 CREATE TABLE IF NOT EXISTS checks (
     id INTEGER PRIMARY KEY, target TEXT NOT NULL, at TEXT NOT NULL, status INTEGER NOT NULL,
     result TEXT NOT NULL, ms INTEGER NOT NULL, bytes INTEGER NOT NULL, error TEXT);
@@ -50,6 +53,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
     watched_hash TEXT NOT NULL, key_hash TEXT NOT NULL, relevant TEXT NOT NULL,
     stance TEXT, evidence TEXT NOT NULL, rule TEXT);
 CREATE INDEX IF NOT EXISTS snapshots_target_key ON snapshots (target, key_hash);
+CREATE INDEX IF NOT EXISTS snapshots_target_id ON snapshots (target, id);
 CREATE TABLE IF NOT EXISTS changes (
     id TEXT PRIMARY KEY, target TEXT NOT NULL, at TEXT NOT NULL, kind TEXT NOT NULL,
     old_snapshot INTEGER, new_snapshot INTEGER NOT NULL, old_stance TEXT, new_stance TEXT,
@@ -62,7 +66,14 @@ CREATE TABLE IF NOT EXISTS events (
     status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, ts TEXT,
     delivered TEXT);
 CREATE INDEX IF NOT EXISTS events_status ON events (status, id);
+CREATE INDEX IF NOT EXISTS events_change ON events (change_id);
 """
+# Columns added after version 1, as (table, column, type): added in place when missing.
+ADDED_COLUMNS = (("targets", "fragment_hash", "TEXT"),)
+# What an unchanged check updates on its target; nothing else of the row (thread_ts, set by
+# the outbox on another connection meanwhile, must survive a batch written later).
+UNCHANGED_COLUMNS = ("company", "url", "topic", "etag", "last_modified", "page_hash",
+                     "final_url", "fragment_hash", "last_check", "last_result", "last_good")
 
 
 class StoreError(Exception):
@@ -91,6 +102,7 @@ class TargetState:
     incident: str | None = None
     incident_since: str | None = None
     thread_ts: str | None = None
+    fragment_hash: str | None = None  # digest of the watched part the snapshot was read from
     company: str = ""
     url: str = ""
     topic: str = ""
@@ -98,6 +110,29 @@ class TargetState:
     @property
     def has_baseline(self) -> bool:
         return self.snapshot_id is not None
+
+    @property
+    def settled(self) -> bool:
+        """No failure run, no open incident: an unchanged check then only moves timestamps."""
+        return (self.failures == 0 and self.failure_kind is None and self.incident is None
+                and self.incident_since is None and self.last_error is None)
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One row of `checks`: what one fetch of one target answered and what it meant."""
+
+    target: str
+    at: str
+    status: int
+    result: str
+    seconds: float
+    size: int
+    error: str | None = None
+
+    def values(self) -> tuple[str, str, int, str, int, int, str | None]:
+        return (self.target, self.at, self.status, self.result, round(self.seconds * 1000),
+                self.size, self.error)
 
 
 @dataclass(frozen=True)
@@ -161,6 +196,7 @@ class Store:
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             connection.executescript(SCHEMA)
+            _add_missing_columns(connection)
             connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
                                (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
@@ -210,13 +246,28 @@ class Store:
 
     def add_check(self, target: str, at: str, status: int, result: str, seconds: float,
                   size: int, error: str | None) -> None:
-        self.db.execute(
-            "INSERT INTO checks (target, at, status, result, ms, bytes, error) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (target, at, status, result, round(seconds * 1000), size, error))
+        self.db.execute(CHECK_INSERT, CheckRow(target, at, status, result, seconds, size,
+                                               error).values())
+
+    def record_unchanged(self, checks: Sequence[CheckRow], states: Sequence[TargetState]) -> None:
+        """Many unchanged checks in one transaction: their rows, and their targets' timestamps
+        and validators (only UNCHANGED_COLUMNS: the rest of each row is left as it is)."""
+        if not checks and not states:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in UNCHANGED_COLUMNS)
+        with self.transaction():
+            self.db.executemany(CHECK_INSERT, [check.values() for check in checks])
+            self.db.executemany(
+                f"UPDATE targets SET {assignments} WHERE id = ?",
+                [(*(getattr(state, name) for name in UNCHANGED_COLUMNS), state.id)
+                 for state in states])
 
     def last_check_time(self) -> str | None:
-        row = self.db.execute("SELECT MAX(at) AS at FROM checks").fetchone()
+        """When the latest check was made. Asked per target, through the (target, at) index:
+        a plain MAX(at) reads the whole table, which grows by a row per check for years."""
+        row = self.db.execute(
+            "SELECT MAX((SELECT MAX(at) FROM checks WHERE checks.target = targets.id)) AS at "
+            "FROM targets").fetchone()
         return row["at"] if row else None
 
     # --- pages and snapshots -------------------------------------------------------------
@@ -290,16 +341,22 @@ class Store:
         return _snapshot(row) if row else None
 
     def earlier_stance(self, target: str, stance: str, before_id: int) -> Snapshot | None:
-        """When this target first held `stance` in its latest earlier stretch of it."""
-        rows = self.db.execute(
+        """When this target first held `stance` in its latest earlier stretch of it.
+
+        Reads back from the newest snapshot and stops at the stretch's start, not at the
+        beginning of a history that grows by a snapshot per change for years."""
+        cursor = self.db.execute(
             "SELECT * FROM snapshots WHERE target = ? AND id < ? ORDER BY id DESC",
-            (target, before_id)).fetchall()
+            (target, before_id))
         found = None
-        for row in rows:
-            if row["stance"] == stance:
-                found = row
-            elif found is not None:
-                break
+        try:
+            for row in cursor:
+                if row["stance"] == stance:
+                    found = row
+                elif found is not None:
+                    break
+        finally:
+            cursor.close()
         return _snapshot(found) if found else None
 
     # --- changes ---------------------------------------------------------------------------
@@ -393,6 +450,25 @@ class Store:
             sql, args = sql + " AND target = ?", (target,)
         rows = self.db.execute(sql + " ORDER BY id", args).fetchall()
         return [dict(r) for r in rows]
+
+
+CHECK_INSERT = ("INSERT INTO checks (target, at, status, result, ms, bytes, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Bring a database of an earlier version up to date (added columns only)."""
+    for table, column, kind in ADDED_COLUMNS:
+        names = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if column in names:
+            continue
+        try:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        except sqlite3.OperationalError as exc:  # another process added it just now
+            if "duplicate column" not in str(exc):
+                raise
+        connection.execute("UPDATE meta SET value = ? WHERE key = 'schema'",
+                           (str(SCHEMA_VERSION),))
 
 
 def _explain(path: Path, exc: sqlite3.DatabaseError) -> str:

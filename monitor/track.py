@@ -3,18 +3,27 @@
 The tracker decides what a check means: a fault (counted, alerted once per incident), a page
 that did not change (one small row), a change outside the relevant text (recorded quietly) or a
 change of it (a change row and its alert event, stored together: the outbox).
+
+Most checks of a pass change nothing, and one transaction per page was most of what such a
+pass cost beyond Scrapy. So the states are read once per pass, and a check that leaves
+nothing but a row and its target's timestamps (a 304, the same bytes, the same watched part)
+is queued and written with others in one transaction (`UnchangedBatch`). Losing a queued row
+to a crash is harmless: the next pass checks the page again. Anything else (a fault, a change,
+an event) is decided and committed at once in its own transaction, as it always was.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.config import Target
 from monitor.diff import word_diff
-from monitor.extract import extract
+from monitor.extract import extract_part, watched_part
 from monitor.pagecheck import GONE, problem
 from monitor.records import (
     EXTRACTION_FAILED,
@@ -27,14 +36,20 @@ from monitor.records import (
     FetchedPage,
     Reading,
 )
+from monitor.shell import looks_like_empty_shell
 from monitor.stance import read_stance
-from monitor.store import Change, Store, TargetState, digest, now_text
+from monitor.store import Change, CheckRow, Store, TargetState, digest, now_text
 from monitor.topics import load_topic
 
 log = logging.getLogger("stancewatch")
 
 # Consecutive failed checks before an operational alert: one blip is not news.
 FAILURES_BEFORE_ALERT = {TARGET_UNREACHABLE: 3, TARGET_GONE: 3, EXTRACTION_FAILED: 2}
+# Unchanged checks written per transaction; and the longest a queued one waits, so that
+# `status` run during a long pass still sees checks advancing.
+BATCH_ROWS = 500
+BATCH_SECONDS = 2.0
+UNMATCHED = Extraction(matched=False, passages=(), relevant=())
 
 
 @dataclass(frozen=True)
@@ -47,38 +62,113 @@ class Outcome:
     events: int = 0
 
 
+class UnchangedBatch:
+    """Checks that changed nothing, waiting to be written together."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.clock = clock
+        self.checks: list[CheckRow] = []
+        self.states: list[TargetState] = []
+        self.since: float | None = None
+
+    def add(self, check: CheckRow, state: TargetState) -> None:
+        self.checks.append(check)
+        self.states.append(state)
+        if self.since is None:
+            self.since = self.clock()
+        if len(self.checks) >= BATCH_ROWS or self.clock() - self.since >= BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.checks:
+            self.store.record_unchanged(self.checks, self.states)
+        self.checks, self.states, self.since = [], [], None
+
+
 class Tracker:
-    def __init__(self, store: Store, targets: dict[str, Target]) -> None:
+    """Tracks the pages of one pass. Call `flush()` when the pass ends (also when it fails)."""
+
+    def __init__(self, store: Store, targets: dict[str, Target],
+                 states: dict[str, TargetState] | None = None) -> None:
         self.store = store
         self.targets = targets
+        self.states = store.target_states() if states is None else states
+        self.batch = UnchangedBatch(store)
 
     def handle(self, page: FetchedPage) -> Outcome:
         target = self.targets[page.target_id]
-        state = self.store.target_state(target.id)
-        state = dataclasses.replace(state, company=target.company, url=target.url,
-                                    topic=target.topic)
         at = now_text()
-        with self.store.transaction():
-            outcome = self._check(target, state, page, at)
-        return outcome
-
-    # --- the decision --------------------------------------------------------------------
-
-    def _check(self, target: Target, state: TargetState, page: FetchedPage, at: str) -> Outcome:
         fault = problem(page)
         if fault is not None:
             kind = TARGET_GONE if fault.kind == GONE else TARGET_UNREACHABLE
-            return self._failed(target, state, page, at, kind, fault.reason)
-        if page.not_modified or (page.body and digest(page.body) == state.page_hash):
-            return self._unchanged(target, state, page, at, "not_modified"
-                                   if page.not_modified else "unchanged")
-        extraction = extract(page.text or "", target.select, target.ignore,
-                             load_topic(target.topic))
-        if not extraction.matched:
-            reason = (f"select {', '.join(target.select)} matched nothing"
-                      if target.select else "the page has no readable text")
-            return self._failed(target, state, page, at, EXTRACTION_FAILED, reason)
-        return self._content(target, state, page, at, extraction)
+            return self._commit(target, lambda state: self._failed(
+                target, state, page, at, kind, fault.reason))
+        known = self.states.get(target.id)
+        if page.not_modified or (page.body and known and digest(page.body) == known.page_hash):
+            result = "not_modified" if page.not_modified else "unchanged"
+            if known is not None and known.settled:
+                return self._queue(target, page, at, result, dataclasses.replace(
+                    known, etag=page.etag or known.etag,
+                    last_modified=page.last_modified or known.last_modified))
+            return self._commit(target, lambda state: self._unchanged(
+                target, state, page, at, result))
+        return self._read(target, known, page, at)
+
+    def flush(self) -> None:
+        """Write the queued unchanged checks."""
+        self.batch.flush()
+
+    # --- the decision --------------------------------------------------------------------
+
+    def _read(self, target: Target, known: TargetState | None, page: FetchedPage,
+              at: str) -> Outcome:
+        """A page with new bytes: unchanged if its watched part is, else extract and compare."""
+        topic = load_topic(target.topic)
+        part = watched_part(page.text or "", target.select, target.ignore)
+        fragment = part.digest(topic) if part is not None else None
+        if (fragment is not None and known is not None and known.settled
+                and known.fragment_hash == fragment):
+            return self._queue(target, page, at, "unchanged", dataclasses.replace(
+                known, etag=page.etag, last_modified=page.last_modified,
+                page_hash=digest(page.body), final_url=page.final_url),
+                error=_moved(known, page))
+        extraction = extract_part(part, topic) if part is not None else UNMATCHED
+        # An empty shell (scripts did not run, or had not finished) is not the company's text.
+        shell = looks_like_empty_shell(page.text or "", extraction, target.select,
+                                       wait_for=target.render_wait if target.render else None,
+                                       rendered=target.render)
+        if not extraction.matched or shell:
+            reason = shell or ""
+            if not extraction.matched:
+                reason = (f"select {', '.join(target.select)} matched nothing"
+                          if target.select else "the page has no readable text"
+                          ) + (f": {shell}" if shell else "")
+            return self._commit(target, lambda state: self._failed(
+                target, state, page, at, EXTRACTION_FAILED, reason))
+        return self._commit(target, lambda state: self._content(
+            target, state, page, at, extraction, fragment))
+
+    def _queue(self, target: Target, page: FetchedPage, at: str, result: str,
+               state: TargetState, error: str | None = None) -> Outcome:
+        """Queue a check that moves nothing but its target's timestamps and validators."""
+        state = dataclasses.replace(state, company=target.company, url=target.url,
+                                    topic=target.topic, last_check=at, last_result=result,
+                                    last_good=at)
+        self.states[target.id] = state
+        self.batch.add(CheckRow(target.id, at, page.status, result, page.duration,
+                                len(page.body), error), state)
+        return Outcome(target.id, result)
+
+    def _commit(self, target: Target, decide: Callable[[TargetState], Outcome]) -> Outcome:
+        """Decide on the stored state and record the outcome, all in one transaction."""
+        with self.store.transaction():
+            state = dataclasses.replace(self.store.target_state(target.id),
+                                        company=target.company, url=target.url,
+                                        topic=target.topic)
+            outcome = decide(state)
+        self.states.pop(target.id, None)  # no longer what the store holds; not needed again
+        return outcome
 
     def _failed(self, target: Target, state: TargetState, page: FetchedPage, at: str,
                 kind: str, reason: str) -> Outcome:
@@ -120,7 +210,7 @@ class Tracker:
         return Outcome(target.id, result, "", events)
 
     def _content(self, target: Target, state: TargetState, page: FetchedPage, at: str,
-                 extraction: Extraction) -> Outcome:
+                 extraction: Extraction, fragment: str | None) -> Outcome:
         state, events = self._recover(target, state, at)
         watched_hash = digest(extraction.watched_text)
         key_hash = digest("".join(extraction.key_text.split()))
@@ -152,7 +242,7 @@ class Tracker:
             last_modified=page.last_modified, page_hash=digest(page.body),
             watched_hash=watched_hash, key_hash=key_hash, snapshot_id=snapshot_id,
             stance=self.store.snapshot(snapshot_id).stance if snapshot_id else None,
-            final_url=page.final_url))
+            final_url=page.final_url, fragment_hash=fragment))
         return Outcome(target.id, result, detail, events)
 
     def _content_change(self, target: Target, state: TargetState, at: str, previous, new_id: int,

@@ -18,14 +18,16 @@ import click
 import yaml
 from pydantic import ValidationError
 
-from monitor.config import ConfigError, Politeness, TargetEntry
+from monitor.config import ConfigError, TargetEntry
 from monitor.extract import MAIN_CONTENT, extract, select_fragments
 from monitor.pagecheck import problem
 from monitor.records import Extraction, FetchedPage, Reading
+from monitor.shell import Fetch, compare_renderings, looks_like_empty_shell
 from monitor.stance import read_stance
 from monitor.topics import DEFAULT_TOPIC, Topic, available_topics, load_topic
 
 SHOWN_DROPPED = 12
+PLAIN, RENDERED = "try", "try-rendered"
 SHOWN_ELSEWHERE = 8
 LINE_MAX = 100
 ID_MAX = 48
@@ -42,12 +44,18 @@ SITE_NAME = re.compile(r"""<meta[^>]+property=["']og:site_name["'][^>]*>""", re.
 CONTENT_ATTR = re.compile(r"""content=["']([^"']+)["']""", re.IGNORECASE)
 
 
-def try_page(url: str, select: Sequence[str], ignore: Sequence[str], topic_name: str) -> int:
+def try_page(url: str, select: Sequence[str], ignore: Sequence[str], topic_name: str,
+             render: bool = False) -> int:
     """Print what would be watched on `url`; return the exit code (1 when nothing usable came
-    back). A bad URL, selector or topic raises ConfigError before anything is fetched."""
+    back). A bad URL, selector or topic raises ConfigError before anything is fetched.
+
+    With `render`, one crawl fetches the page plainly and through the headless browser; the
+    report shows the rendered page and what the browser added, so the user can tell whether
+    the target needs `render: true` (which costs far more per check)."""
     topic = _topic(topic_name)
     _validate(url, select, ignore, topic.name)
-    page = _fetch(url)
+    pages = _fetch(url, render)
+    page = pages.get(RENDERED if render else PLAIN)
     if page is None:
         click.echo(f"{url}: nothing came back", err=True)
         return 1
@@ -59,7 +67,9 @@ def try_page(url: str, select: Sequence[str], ignore: Sequence[str], topic_name:
     extraction = extract(html, select, ignore, topic)
     if not extraction.matched:
         what = f"select {', '.join(select)} matched nothing" if select else "no readable text"
-        click.echo(f"{url}: {what}; nothing would be watched", err=True)
+        shell = looks_like_empty_shell(html, extraction, select, rendered=render)
+        click.echo(f"{url}: {what}; nothing would be watched" + (f" ({shell})" if shell else ""),
+                   err=True)
         return 1
     reading = read_stance(extraction.relevant, topic)
     _print_fetch(page)
@@ -68,7 +78,15 @@ def try_page(url: str, select: Sequence[str], ignore: Sequence[str], topic_name:
     _print_stance(reading, topic)
     _print_elsewhere(extraction)
     _print_dropped(extraction, bool(select))
-    _print_entry(_entry(url, html, select, ignore, topic.name))
+    entry = _entry(url, html, select, ignore, topic.name)
+    if render:
+        if _print_render_difference(pages.get(PLAIN), Fetch(page, extraction, reading.stance),
+                                    select, ignore, topic):
+            entry["render"] = True
+    elif shell := looks_like_empty_shell(html, extraction, select):
+        click.secho(f"\nWarning: {shell}; `try --render` shows what a browser sees.",
+                    fg="yellow")
+    _print_entry(entry)
     click.echo("\nNothing was stored.")
     return 0
 
@@ -98,15 +116,33 @@ def _validate(url: str, select: Sequence[str], ignore: Sequence[str], topic: str
                           ) from None
 
 
-def _fetch(url: str) -> FetchedPage | None:
-    """One polite fetch through the same Scrapy crawl as `check` (robots.txt included)."""
-    from monitor.crawl.runner import crawl, run_reactor
+def _fetch(url: str, render: bool) -> dict[str, FetchedPage]:
+    """One polite crawl like `check`'s (robots.txt included): the plain fetch, and with
+    `render` a rendered one beside it."""
+    from monitor.crawl.runner import fetch_once
     from spiders.page import PageRequest
 
-    pages: list[FetchedPage] = []
-    run_reactor(lambda: crawl([PageRequest("try", url)], Politeness(delay=0), None,
-                              pages.append))
-    return pages[0] if pages else None
+    requests = [PageRequest(PLAIN, url)]
+    if render:
+        requests.append(PageRequest(RENDERED, url, render=True))
+    return fetch_once(requests)
+
+
+def _print_render_difference(plain: FetchedPage | None, rendered: Fetch,
+                             select: Sequence[str], ignore: Sequence[str], topic: Topic) -> bool:
+    """Show what the browser added to the plain fetch; True when the page needs it."""
+    fault = problem(plain) if plain is not None else None
+    if plain is None or fault is not None:
+        comparison = compare_renderings(None, rendered, select,
+                                        plain_failed=fault.reason if fault else "no answer")
+    else:
+        found = extract(plain.text or "", select, ignore, topic)
+        stance = read_stance(found.relevant, topic).stance if found.matched else None
+        comparison = compare_renderings(Fetch(plain, found, stance), rendered, select)
+    _heading("Plain fetch vs rendered page:")
+    for line in comparison.lines():
+        click.echo(line)
+    return comparison.needs_render
 
 
 # --- the report ----------------------------------------------------------------------------

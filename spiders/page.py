@@ -2,6 +2,8 @@
 
 Conditional requests carry the validators of the last good fetch; every answer (304 and errors
 included) and every failure becomes one FetchedPage item, so the tracker records all of them.
+Pages marked `render` go through headless Chromium (monitor/crawl/render.py) and are never
+fetched conditionally: the shell's validators say nothing about the text its scripts load.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from monitor.config import DEFAULT_RENDER_TIMEOUT
 from monitor.records import FetchedPage
 
 
@@ -27,26 +30,41 @@ class PageRequest:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    render: bool = False  # fetch with headless Chromium and wait for the text to settle
+    render_wait: str | None = None  # CSS selector the rendered page must show
+    render_timeout: float = DEFAULT_RENDER_TIMEOUT
 
 
 class PageSpider(scrapy.Spider):
     name = "page"
     custom_settings = {"HTTPERROR_ALLOW_ALL": True}
 
-    def __init__(self, pages: Iterable[PageRequest] = (), **kwargs: Any) -> None:
+    def __init__(self, pages: Iterable[PageRequest] = (), no_browser: str | None = None,
+                 **kwargs: Any) -> None:
+        """`no_browser`: why rendered pages cannot be fetched in this crawl, if they cannot."""
         super().__init__(**kwargs)
         self.pages = list(pages)
+        self.no_browser = no_browser
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def start(self) -> AsyncIterator[scrapy.Request | FetchedPage]:
         for page in self.pages:
+            if page.render and self.no_browser:
+                yield _unfetched(page, self.no_browser)
+                continue
+            meta: dict[str, Any] = {"page": page, "started": time.monotonic()}
+            if page.render:
+                from monitor.crawl.render import render_meta
+
+                meta.update(render_meta(page.render_wait, page.render_timeout,
+                                        self.settings.get("USER_AGENT")))
             yield scrapy.Request(
                 page.url,
-                headers=_validators(page),
+                headers={} if page.render else _validators(page),
                 callback=self.parse,
                 errback=self.failed,
                 dont_filter=True,
                 cb_kwargs={"page": page},
-                meta={"page": page, "started": time.monotonic()},
+                meta=meta,
             )
 
     def parse(self, response: Response, page: PageRequest) -> Iterable[FetchedPage]:
@@ -59,8 +77,9 @@ class PageSpider(scrapy.Spider):
             fetched_at=datetime.now(UTC),
             duration=time.monotonic() - response.meta["started"],
             content_type=response.headers.get("Content-Type", b"").decode("latin-1"),
-            etag=_header(response, "ETag"),
-            last_modified=_header(response, "Last-Modified"),
+            # A rendered page is the DOM the scripts built: the shell's validators don't fit it.
+            etag=None if page.render else _header(response, "ETag"),
+            last_modified=None if page.render else _header(response, "Last-Modified"),
             text=response.text if isinstance(response, TextResponse) else None,
         )
 
@@ -79,6 +98,11 @@ class PageSpider(scrapy.Spider):
         )
 
 
+def _unfetched(page: PageRequest, reason: str) -> FetchedPage:
+    return FetchedPage(target_id=page.target_id, url=page.url, final_url=page.url, status=0,
+                       body=b"", fetched_at=datetime.now(UTC), duration=0.0, error=reason)
+
+
 def _validators(page: PageRequest) -> dict[str, str]:
     headers = {}
     if page.etag:
@@ -95,8 +119,15 @@ def _header(response: Response, name: str) -> str | None:
 
 def describe_failure(failure: Failure) -> str:
     """A failed download in words a newsroom developer understands."""
-    text = f"{failure.type.__name__}: {failure.getErrorMessage()}"
+    message = failure.getErrorMessage().strip()
+    if "Call log:" in message or "Browser logs:" in message:
+        message = _browser_message(message)
+    text = f"{failure.type.__name__}: {message}"
     lowered = text.lower()
+    if "browsertype.launch" in lowered or "executable doesn't exist" in lowered:
+        return f"the headless browser could not start ({text})"
+    if "browser has been closed" in lowered or "target crashed" in lowered:
+        return f"the headless browser crashed or closed ({text})"
     if "robots.txt" in lowered or "forbidden by robots" in lowered:
         return "blocked by the site's robots.txt"
     if "maxsize" in lowered or "larger than" in lowered or "cancelled" in lowered:
@@ -107,8 +138,21 @@ def describe_failure(failure: Failure) -> str:
         return f"too many redirects ({text})"
     if "refused" in lowered:
         return f"connection refused ({text})"
-    if "lost" in lowered or "reset" in lowered or "closed" in lowered:
+    if ("lost" in lowered or "reset" in lowered or "closed" in lowered
+            or "empty_response" in lowered):
         return f"connection dropped ({text})"
-    if "dns" in lowered or "lookup" in lowered:
+    if "dns" in lowered or "lookup" in lowered or "name_not_resolved" in lowered:
         return f"host not found ({text})"
     return text
+
+
+def _browser_message(message: str) -> str:
+    """Playwright's first line, and the browser's last complaint when it failed to start.
+
+    Its errors append a call log or the browser's whole launch log (the command line alone is
+    a few thousand characters): too much for a status line or an alert.
+    """
+    lines = message.splitlines()
+    complaints = [line.split("[err]", 1)[1].strip() for line in lines if "[err]" in line]
+    first = lines[0].strip() if lines else ""
+    return f"{first}: {complaints[-1]}" if complaints else first

@@ -49,14 +49,39 @@ def run_reactor(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 async def crawl(requests: Sequence[Any], politeness: Politeness, contact: str | None,
                 handler: Callable[[FetchedPage], None], verbose: bool = False) -> None:
-    """Fetch every request once; `handler` gets each FetchedPage as it arrives."""
+    """Fetch every request once; `handler` gets each FetchedPage as it arrives.
+
+    Requests marked `render` share the crawl with plain ones; the browser is set up only
+    when there are some (monitor/crawl/render.py).
+    """
     if not requests:
         return
     from scrapy.crawler import AsyncCrawlerRunner
 
+    from monitor.crawl.render import NO_BROWSER, find_browser, render_settings
     from spiders.page import PageSpider
 
     settings = crawl_settings(politeness, contact, verbose)
     settings[HANDLER_SETTING] = handler
+    rendered = [r for r in requests if getattr(r, "render", False)]
+    browser = find_browser() if rendered else None
+    if browser:
+        settings.update(render_settings(browser, [r.render_timeout for r in rendered]))
     runner = AsyncCrawlerRunner(settings)
-    await runner.crawl(PageSpider, pages=list(requests))
+    await runner.crawl(PageSpider, pages=list(requests),
+                       no_browser=NO_BROWSER if rendered and not browser else None)
+
+
+def fetch_once(requests: Sequence[Any], politeness: Politeness | None = None,
+               contact: str | None = None) -> dict[str, FetchedPage]:
+    """One crawl of `requests` in this process (which must not have run the reactor yet).
+
+    For one-off commands such as `try`: returns the fetched pages by target id.
+    """
+    pages: dict[str, FetchedPage] = {}
+
+    def keep(page: FetchedPage) -> None:
+        pages[page.target_id] = page
+
+    run_reactor(lambda: crawl(requests, politeness or Politeness(delay=0), contact, keep))
+    return pages

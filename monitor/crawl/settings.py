@@ -41,6 +41,8 @@ def crawl_settings(politeness: Politeness, contact: str | None, verbose: bool) -
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
         "DOWNLOAD_DELAY": politeness.delay,
         "DOWNLOAD_DELAY_JITTER": 0,
+        # The spider yields one item per response; Scrapy starts this many tasks per response.
+        "CONCURRENT_ITEMS": 1,
         "AUTOTHROTTLE_ENABLED": False,
         "HTTPCACHE_ENABLED": False,  # conditional GET is ours (see spiders/page.py)
         "ITEM_PIPELINES": {"monitor.crawl.pipeline.HandOverPipeline": 100},
