@@ -4,7 +4,8 @@ The pages are the page farm's (bench/pagefarm.py, about 20 KB, ~30% of the passa
 the topic), each in its baseline and its changed version. Per page, in this process: the
 watched part selected and cleaned (lxml), cut into passages (BeautifulSoup) and filtered by
 the topic's vocabulary, the stance read, and the word diff against the baseline's relevant text.
-Also shown: the fault check the tracker runs first (pagecheck) and, for an unchanged page, the
+Also shown: how much of the passages' time the topic's vocabulary takes (its regexes over each
+passage), the fault check the tracker runs first (pagecheck) and, for an unchanged page, the
 digest of the watched part that lets the tracker skip the rest. Times are CPU (thread time),
 printed, never asserted.
 
@@ -54,12 +55,15 @@ def read_one(index: int, topic: Topic) -> dict[str, float]:
     _, fault = timed(problem, fetched)
     part, select = timed(watched_part, after, (), ())
     new, passages = timed(extract_part, part, topic)
+    _, vocabulary = timed(lambda: [topic.relevance.matches(text) for text in new.passages])
     _, stance = timed(read_stance, new.relevant, topic)
     _, diff = timed(word_diff, old.relevant_text, new.relevant_text)
     same, digest = timed(watched_part, unchanged, (), ())
     _, hashing = timed(same.digest, topic)
     return {"fault check (pagecheck)": fault, "select + clean (lxml)": select,
-            "passages + relevance (bs4)": passages, "stance": stance, "word diff": diff,
+            "passages + relevance (bs4)": passages,
+            "  of which topic vocabulary (regexes)": vocabulary, "stance": stance,
+            "word diff": diff,
             "reading a changed page": select + passages + stance + diff,
             "unchanged: watched-part digest": digest + hashing}
 

@@ -277,7 +277,8 @@ def _xpath(css: str) -> etree.XPath:
 
 def _clean_in_lxml(fragment: str, selectors: Sequence[str], dropped: list[str]) -> str:
     """Remove what the selectors match from the fragment; return it as HTML again."""
-    selectors = [css for css in selectors if _may_match(css, fragment)]
+    found: dict[str, bool] = {}  # words looked for in this fragment: each one scan only
+    selectors = [css for css in selectors if _may_match(css, fragment, found)]
     if not selectors:  # the usual case for a selected part: nothing to parse or remove
         return fragment
     parser = etree.HTMLParser(recover=True)
@@ -298,15 +299,22 @@ def _clean_in_lxml(fragment: str, selectors: Sequence[str], dropped: list[str]) 
     return etree.tostring(root, method="html", encoding="unicode")
 
 
-def _may_match(css: str, html: str) -> bool:
+def _may_match(css: str, html: str, found: dict[str, bool]) -> bool:
     """False when `css` cannot match anything in this HTML: a word it needs is missing.
 
     A quick test that saves most XPath runs: a tag matched needs "<tag" in the HTML, a class,
     id, attribute name or value needs its text there (lxml writes them out verbatim; words
-    with characters it would escape are not relied on).
+    with characters it would escape are not relied on). `found` remembers what was looked for.
     """
     groups = _needles(css)
-    return groups is None or any(all(word in html for word in words) for words in groups)
+    return groups is None or any(all(_has(html, word, found) for word in words)
+                                 for words in groups)
+
+
+def _has(html: str, word: str, found: dict[str, bool]) -> bool:
+    if word not in found:
+        found[word] = word in html
+    return found[word]
 
 
 @cache
