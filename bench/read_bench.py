@@ -55,7 +55,7 @@ def read_one(index: int, topic: Topic) -> dict[str, float]:
     _, fault = timed(problem, fetched)
     part, select = timed(watched_part, after, (), ())
     new, passages = timed(extract_part, part, topic)
-    _, vocabulary = timed(lambda: [topic.relevance.matches(text) for text in new.passages])
+    _, vocabulary = timed(topic.relevance.flags, new.passages)
     _, stance = timed(read_stance, new.relevant, topic)
     _, diff = timed(word_diff, old.relevant_text, new.relevant_text)
     same, digest = timed(watched_part, unchanged, (), ())

@@ -404,7 +404,7 @@ def _relevance(passages: list[_Line], topic: Topic) -> list[bool]:
     match, the whole section counts; when most of the page's do, the whole page does. Tables
     of figures count in any section that is about the topic: they are its numbers.
     """
-    direct = [topic.relevance.matches(p.text + " " + " ".join(p.hrefs)) for p in passages]
+    direct = topic.relevance.flags([p.text + " " + " ".join(p.hrefs) for p in passages])
     statements = [i for i, p in enumerate(passages) if p.body]
     if statements and _share(direct, statements) >= DENSE_PAGE:
         return [not topic.relevance.excluded(p.text) for p in passages]

@@ -52,11 +52,11 @@ same tier (at most three, in document order, the nearest kept); `rule` is the wi
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from monitor.prefixes import KEY_LENGTH, SHORT_KEY_LENGTH, cue_prefixes, trie
 from monitor.records import STANCES, Reading
 from monitor.topics import Topic
 
@@ -632,7 +632,6 @@ def _lower_letter(match: re.Match[str]) -> str:
     return found if found.startswith("\\") else found.lower()
 
 
-
 # --- the word-start index of cues ---------------------------------------------------------------
 #
 # Most cues start with \b and some literal words ("\bpaus(e|ed)\b", "\b(will|shall) not"): such a
@@ -641,15 +640,6 @@ def _lower_letter(match: re.Match[str]) -> str:
 # every prefix) finds the word starts where some cue may match; there, the first letters of the
 # word (a key: "pau", "wil") name the cues to try. A cue whose prefixes cannot be read is searched
 # whole, so the index only saves time and never changes what matches.
-
-# Three letters tell most words apart ("req" is no cue, "res" may be); a cue that starts with a
-# two-letter word ("do", "no") is keyed by two.
-KEY_LENGTH = 3
-SHORT_KEY_LENGTH = 2
-# Longer prefixes make the trie stop at fewer places ("in accordance" rather than every "in ").
-PREFIX_LIMIT = 12
-# A cue whose alternatives multiply beyond this is indexed by shorter prefixes.
-MAX_PREFIXES = 64
 
 
 def _cue_index(rules: Sequence[Rule]) -> dict[str, tuple[tuple[int, re.Pattern[str]], ...]]:
@@ -669,83 +659,4 @@ def _cue_starts(rules: Sequence[Rule]) -> re.Pattern[str]:
     prefixes = sorted({p for rule in rules for prefixes, _ in rule.indexed for p in prefixes})
     if not prefixes:
         return re.compile(r"(?!)")  # nothing indexed: every cue is searched whole
-    return re.compile(rf"\b(?=(?:{_trie(prefixes)}))")
-
-
-def _trie(words: Sequence[str]) -> str:
-    """A regex matching any of `words`, as a trie ("pa(?:use|ss)"): one test per branch.
-
-    It lets the regex engine find the few word starts worth a look in one pass over the text,
-    instead of a Python loop over every word.
-    """
-    branches: dict[str, list[str]] = {}
-    for word in words:
-        if word:
-            branches.setdefault(word[0], []).append(word[1:])
-    parts = []
-    for first, rests in sorted(branches.items()):
-        tails = [rest for rest in rests if rest]
-        if not tails:
-            parts.append(re.escape(first))
-        else:
-            optional = "?" if len(tails) < len(rests) else ""
-            parts.append(f"{re.escape(first)}(?:{_trie(tails)}){optional}")
-    return "|".join(parts)
-
-
-def cue_prefixes(pattern: str) -> frozenset[str] | None:
-    """Literal prefixes one of which starts every match, each at a word start; else None."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            from re import _constants as sre  # noqa: PLC0415 - private, hence optional
-            from re import _parser as sre_parser  # noqa: PLC0415
-
-            tree = list(sre_parser.parse(pattern))
-            for limit in (PREFIX_LIMIT, KEY_LENGTH):
-                prefixes = _starts(tree, limit, sre)
-                if prefixes is None or len(prefixes) <= MAX_PREFIXES:
-                    break
-    except Exception:  # noqa: BLE001 - without prefixes the cue is searched whole: same result
-        return None
-    if not prefixes or len(prefixes) > MAX_PREFIXES:
-        return None
-    if min(map(len, prefixes)) < SHORT_KEY_LENGTH or not all(_WORD.match(p) for p in prefixes):
-        return None
-    return frozenset(prefixes)
-
-
-def _starts(items: list[Any], limit: int, sre: Any) -> set[str] | None:
-    """Prefixes of a sequence that must begin with \b (None if it need not)."""
-    if not items:
-        return None
-    op, value = items[0]
-    rest = items[1:]
-    if op is sre.AT and value is sre.AT_BOUNDARY:
-        return _prefixes(rest, limit, sre)
-    if op is sre.SUBPATTERN:
-        return _starts(list(value[-1]) + rest, limit, sre)
-    if op is sre.BRANCH:
-        found: set[str] = set()
-        for branch in value[1]:
-            starts = _starts(list(branch) + rest, limit, sre)
-            if starts is None:
-                return None
-            found |= starts
-        return found
-    return None
-
-
-def _prefixes(items: list[Any], limit: int, sre: Any) -> set[str]:
-    """The literal text (up to `limit` characters) a match of the sequence may start with."""
-    if limit == 0 or not items:
-        return {""}
-    op, value = items[0]
-    rest = items[1:]
-    if op is sre.LITERAL:
-        return {chr(value) + tail for tail in _prefixes(rest, limit - 1, sre)}
-    if op is sre.SUBPATTERN:
-        return _prefixes(list(value[-1]) + rest, limit, sre)
-    if op is sre.BRANCH:
-        return {p for branch in value[1] for p in _prefixes(list(branch) + rest, limit, sre)}
-    return {""}  # anything else ends the literal part
+    return re.compile(rf"\b(?=(?:{trie(prefixes)}))")

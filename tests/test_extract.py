@@ -12,8 +12,9 @@ from monitor.extract import extract, normalise
 from monitor.records import Extraction
 from monitor.topics import load_topic
 
+CASES_DIR = Path(__file__).parent / "cases"
 CASES: list[dict[str, Any]] = yaml.safe_load(
-    (Path(__file__).parent / "cases" / "extract.yaml").read_text(encoding="utf-8"))
+    (CASES_DIR / "extract.yaml").read_text(encoding="utf-8"))
 BY_NAME = {case["name"]: case for case in CASES}
 
 
@@ -54,3 +55,29 @@ def test_a_windows_1252_page_reads_like_its_utf8_twin() -> None:
     legacy = html.replace("香港", "&#39321;&#28207;").encode("cp1252").decode("cp1252")
     topic = load_topic("hong-kong-requests")
     assert key(extract(html, [], [], topic)) == key(extract(legacy, [], [], topic))
+
+
+@pytest.mark.parametrize("topic_name", ["hong-kong-requests", "government-requests"])
+def test_vocabulary_needles_change_no_result(topic_name: str) -> None:
+    """Needles only skip regex searches that cannot match: every passage of every case, and
+    each of its sentences alone, is relevant exactly when a plain search of the vocabulary says
+    so."""
+    relevance = load_topic(topic_name).relevance
+
+    def plain(text: str) -> bool:
+        def hit(group: tuple[Any, ...]) -> bool:
+            return any(p.regex.search(text) for p in group)
+        if hit(relevance.exclude):
+            return False
+        return hit(relevance.phrases) or (hit(relevance.subjects) and hit(relevance.about))
+
+    stance_cases = yaml.safe_load((CASES_DIR / "stances.yaml").read_text(encoding="utf-8"))
+    texts = [p for case in CASES for p in run(case).passages]
+    texts += [p for case in stance_cases for p in case["passages"]]
+    texts += [s.strip() for text in texts for s in text.split(".") if s.strip()]
+    assert len(texts) > 500
+    assert any(map(plain, texts)) and not all(map(plain, texts))
+    assert relevance.flags(texts) == [plain(t) for t in texts]
+    assert [relevance.matches(t) for t in texts] == [plain(t) for t in texts]
+    assert relevance.flags(["Hong Kong police ask.", "no Hong Kong", "Data requests"]) == [
+        plain(t) for t in ["Hong Kong police ask.", "no Hong Kong", "Data requests"]]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from monitor.prefixes import cue_prefixes, needles
 from monitor.records import STANCES, Reading
 from monitor.stance import (
     TIER_HEADING,
@@ -22,7 +23,6 @@ from monitor.stance import (
     Vocabulary,
     compile_stances,
     cue_holds,
-    cue_prefixes,
     own_voice,
     read_stance,
     scoped_sentences,
@@ -182,6 +182,22 @@ def test_compiled_once_per_topic(topic: Topic) -> None:
 def test_cue_prefixes(pattern: str, expected: set[str] | None) -> None:
     prefixes = cue_prefixes(pattern)
     assert (set(prefixes) if prefixes else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"\bHong\s*Kong\b|\bHKSAR\b|香港", {"hong", "hksar", "香港"}),
+        (r"\blaw[- ]enforcement\b", {"law"}),
+        (r"transparency report", {"transparency"}),  # no \b needed: a needle is a substring
+        (r"\brequests?\b.{0,40}\bdata", {"request"}),
+        (r"\b\w+ requests", None),  # may start with any word
+        (r"(?i)x|\d+", None),  # one branch has no literal start
+    ],
+)
+def test_needles(pattern: str, expected: set[str] | None) -> None:
+    found = needles(pattern)
+    assert (set(found) if found else None) == expected
 
 
 def test_word_start_index_changes_no_result(topic: Topic) -> None:

@@ -8,6 +8,7 @@ no stance vocabulary and only ever produces `section_changed`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -15,8 +16,29 @@ from typing import Any
 
 import yaml
 
+from monitor.prefixes import needles
+
 TOPIC_DIR = Path(__file__).parent
 DEFAULT_TOPIC = "hong-kong-requests"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One pattern of a topic's vocabulary, matched ignoring case, with its needles: lower-cased
+    text one piece of which every match contains (None: unknown). A `str in str` test for the
+    needles costs a fraction of a regex search, and most passages contain none of them."""
+
+    regex: re.Pattern[str]
+    needles: tuple[str, ...] | None  # sorted: the repr is part of extraction's fingerprint
+
+    def found_in(self, text: str, lowered: str) -> bool:
+        """Whether the pattern matches `text` (`lowered` is `text.lower()`)."""
+        if self.needles is not None and not any(n in lowered for n in self.needles):
+            return False
+        return self.regex.search(text) is not None
+
+
+Group = tuple[Pattern, ...]
 
 
 @dataclass(frozen=True)
@@ -24,21 +46,41 @@ class Relevance:
     """A passage is relevant when a `phrase` matches, or a `subject` and an `about` both do;
     never when an `exclude` pattern matches (requests the topic is explicitly not about)."""
 
-    phrases: tuple[re.Pattern[str], ...]
-    subjects: tuple[re.Pattern[str], ...]
-    about: tuple[re.Pattern[str], ...]
-    exclude: tuple[re.Pattern[str], ...] = ()
+    phrases: Group
+    subjects: Group
+    about: Group
+    exclude: Group = ()
 
     def excluded(self, text: str) -> bool:
-        return any(p.search(text) for p in self.exclude)
+        return _any(self.exclude, text, text.lower())
 
     def matches(self, text: str) -> bool:
-        if self.excluded(text):
+        return self._matches(self, text, text.lower())
+
+    def flags(self, texts: Sequence[str]) -> list[bool]:
+        """`matches` of each text; patterns that cannot match anywhere in them are left out."""
+        lowered = [text.lower() for text in texts]
+        whole = "\n".join(lowered)
+        present = Relevance(*(_present(group, whole) for group in (
+            self.phrases, self.subjects, self.about, self.exclude)))
+        return [self._matches(present, text, low) for text, low in zip(texts, lowered, strict=True)]
+
+    @staticmethod
+    def _matches(vocabulary: Relevance, text: str, lowered: str) -> bool:
+        if _any(vocabulary.exclude, text, lowered):
             return False
-        if any(p.search(text) for p in self.phrases):
+        if _any(vocabulary.phrases, text, lowered):
             return True
-        subject = any(p.search(text) for p in self.subjects)
-        return subject and any(p.search(text) for p in self.about)
+        return _any(vocabulary.subjects, text, lowered) and _any(vocabulary.about, text, lowered)
+
+
+def _any(group: Group, text: str, lowered: str) -> bool:
+    return any(pattern.found_in(text, lowered) for pattern in group)
+
+
+def _present(group: Group, lowered: str) -> Group:
+    """The patterns of `group` that may match somewhere in `lowered`."""
+    return tuple(p for p in group if p.needles is None or any(n in lowered for n in p.needles))
 
 
 @dataclass(frozen=True)
@@ -57,8 +99,12 @@ def available_topics() -> list[str]:
     return sorted(p.stem for p in TOPIC_DIR.glob("*.yaml"))
 
 
-def _patterns(items: list[str] | None) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(item, re.IGNORECASE) for item in items or ())
+def _patterns(items: list[str] | None) -> Group:
+    compiled = []
+    for item in items or ():
+        found = tuple(sorted(needles(item) or ())) or None
+        compiled.append(Pattern(re.compile(item, re.IGNORECASE), found))
+    return tuple(compiled)
 
 
 @cache
