@@ -79,6 +79,9 @@ BLOCK_TAGS = frozenset((
 BLOCK_ROLES = frozenset(("row", "cell", "gridcell", "columnheader", "rowheader", "heading",
                          "listitem", "term", "definition", "paragraph", "table", "list"))
 HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+# BeautifulSoup keeps the text inside these apart from the page's text (ruby annotations and
+# code), and so does the lxml walk.
+SKIPPED_TEXT = frozenset(("rt", "rp", "style", "script", "template"))
 
 # Typography that must not make a change: quotes, dashes, invisible characters.
 TYPOGRAPHY = str.maketrans({
@@ -202,17 +205,24 @@ def extract(html: str, select: Sequence[str], ignore: Sequence[str], topic: Topi
 
 
 def extract_part(part: WatchedPart, topic: Topic) -> Extraction:
-    """The passages of a selected and cleaned watched part, and the ones about the topic."""
-    # Imported here: passes in which no page changed never need it (a tenth of a second).
-    from bs4 import BeautifulSoup
+    """The passages of a selected and cleaned watched part, and the ones about the topic.
 
+    BeautifulSoup reads the part only when removals are left to its selectors (soupsieve);
+    otherwise the lines are cut from lxml's tree of the fragment, which is the same tree.
+    """
     lines: list[_Line] = []
     dropped: list[str] = list(part.dropped)
     for fragment in part.fragments:
-        soup = BeautifulSoup(fragment, "lxml")
         if part.soup_selectors:
+            # Imported here: most passes never need it (a tenth of a second).
+            from bs4 import BeautifulSoup
+
+            soup = BeautifulSoup(fragment, "lxml")
             dropped.extend(_remove_chrome(soup, part.soup_selectors))
-        lines.extend(_lines(soup))
+            lines.extend(_lines(soup))
+        else:
+            root = _parse(fragment)
+            lines.extend(_tree_lines(root) if root is not None else ())
     kept = [line for line in _drop_link_lists(lines, dropped) if not _is_timestamp(line, dropped)]
     passages = _merge_fragments(kept)
     flags = _relevance(passages, topic)
@@ -275,17 +285,25 @@ def _xpath(css: str) -> etree.XPath:
     return etree.XPath(_TRANSLATOR.css_to_xpath(css))
 
 
+def _parse(fragment: str) -> etree._Element | None:
+    """lxml's tree of the fragment, fed as BeautifulSoup's lxml builder feeds it, so the trees
+    are the same; None when there is nothing to parse."""
+    parser = etree.HTMLParser(recover=True)
+    parser.feed(fragment)
+    try:
+        return parser.close()
+    except etree.XMLSyntaxError:
+        return None
+
+
 def _clean_in_lxml(fragment: str, selectors: Sequence[str], dropped: list[str]) -> str:
     """Remove what the selectors match from the fragment; return it as HTML again."""
     found: dict[str, bool] = {}  # words looked for in this fragment: each one scan only
     selectors = [css for css in selectors if _may_match(css, fragment, found)]
     if not selectors:  # the usual case for a selected part: nothing to parse or remove
         return fragment
-    parser = etree.HTMLParser(recover=True)
-    parser.feed(fragment)  # as BeautifulSoup's lxml builder does, so the trees are the same
-    try:
-        root = parser.close()
-    except etree.XMLSyntaxError:  # nothing to parse: nothing to remove either
+    root = _parse(fragment)
+    if root is None:  # nothing to parse: nothing to remove either
         return fragment
     for css in selectors:
         page_chrome = css in PAGE_CHROME_SELECTORS
@@ -452,51 +470,99 @@ def _inside_content(element: Tag) -> bool:
     return element.find_parent(CONTENT_TAGS) is not None
 
 
+class _LineCutter:
+    """Collects text into lines: inline text and links stay on their line, blocks end it."""
+
+    def __init__(self) -> None:
+        self.lines: list[_Line] = []
+        self.parts: list[str] = []
+        self.link_parts: list[str] = []
+        self.hrefs: list[str] = []
+        self.heading = False
+
+    def text(self, text: str, in_link: bool) -> None:
+        self.parts.append(text)
+        if in_link:
+            self.link_parts.append(text)
+
+    def element(self, name: str, role: object, href: object) -> bool:
+        """Note an element's start; whether it is a block (which ends the line before it)."""
+        block = name in BLOCK_TAGS or role in BLOCK_ROLES
+        if block:
+            self.flush()
+        if name == "a" and href:
+            self.hrefs.append(str(href))
+        if name in HEADING_TAGS or role == "heading":
+            self.heading = True
+        return block
+
+    def flush(self) -> None:
+        text = normalise("".join(self.parts))
+        if text:
+            link_only = normalise("".join(self.link_parts)) == text
+            self.lines.append(_Line(text, list(self.hrefs), self.heading, link_only))
+        self.parts.clear()
+        self.link_parts.clear()
+        self.hrefs.clear()
+        self.heading = False
+
+
 def _lines(soup: BeautifulSoup) -> list[_Line]:
-    """Cut the text into lines at block elements; inline text and links stay on their line."""
+    """Cut the soup's text into lines at block elements."""
     from bs4 import NavigableString, Tag
 
-    lines: list[_Line] = []
-    parts: list[str] = []
-    hrefs: list[str] = []
-    heading = [False]
-
-    link_parts: list[str] = []
-
-    def flush() -> None:
-        text = normalise("".join(parts))
-        if text:
-            link_only = normalise("".join(link_parts)) == text
-            lines.append(_Line(text, list(hrefs), heading[0], link_only))
-        parts.clear()
-        link_parts.clear()
-        hrefs.clear()
-        heading[0] = False
+    cut = _LineCutter()
 
     def walk(node: Tag, in_link: bool) -> None:
         for child in node.children:
             if isinstance(child, NavigableString):
-                if type(child) is NavigableString:  # not comments, CDATA, doctypes
-                    parts.append(str(child))
-                    if in_link:
-                        link_parts.append(str(child))
+                if type(child) is NavigableString:  # not comments, CDATA, doctypes, scripts
+                    cut.text(str(child), in_link)
                 continue
             if not isinstance(child, Tag):
                 continue
-            block = child.name in BLOCK_TAGS or child.get("role") in BLOCK_ROLES
-            if block:
-                flush()
-            if child.name == "a" and child.get("href"):
-                hrefs.append(str(child.get("href")))
-            if child.name in HEADING_TAGS or child.get("role") == "heading":
-                heading[0] = True
+            block = cut.element(child.name, child.get("role"), child.get("href"))
             walk(child, in_link or child.name == "a")
             if block:
-                flush()
+                cut.flush()
 
     walk(soup, False)
-    flush()
-    return lines
+    cut.flush()
+    return cut.lines
+
+
+def _tree_lines(root: etree._Element) -> list[_Line]:
+    """`_lines` over lxml's tree of the same fragment: the same lines, without building a soup.
+
+    BeautifulSoup builds its tree from the events of this very parser, so the two trees hold
+    the same elements and text; building the soup in Python was most of the cost of reading a
+    page. The differences are mirrored: lxml keeps an element's text in `.text` and the text
+    after it in `.tail`, and BeautifulSoup files the text inside the elements of
+    `SKIPPED_TEXT` under its own string classes, which `_lines` leaves out.
+    tests/test_extract.py holds both walkers to the same lines.
+    """
+    cut = _LineCutter()
+
+    def walk(node: etree._Element, in_link: bool, skipped: bool) -> None:
+        if node.text and not skipped:
+            cut.text(node.text, in_link)
+        for child in node:
+            tag = child.tag
+            if isinstance(tag, str):  # not a comment or a processing instruction
+                block = cut.element(tag, child.get("role"), child.get("href"))
+                walk(child, in_link or tag == "a", skipped or tag in SKIPPED_TEXT)
+                if block:
+                    cut.flush()
+            if child.tail and not skipped:
+                cut.text(child.tail, in_link)
+
+    if isinstance(root.tag, str):
+        block = cut.element(root.tag, root.get("role"), root.get("href"))
+        walk(root, root.tag == "a", root.tag in SKIPPED_TEXT)
+        if block:
+            cut.flush()
+    cut.flush()
+    return cut.lines
 
 
 def _drop_link_lists(lines: list[_Line], dropped: list[str]) -> list[_Line]:

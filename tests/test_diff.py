@@ -8,7 +8,8 @@ import pytest
 
 from monitor.diff import TOKENS, Segment, word_diff
 
-WORDS = "we have paused requests from Hong Kong police data the a of".split()
+WORDS = ["we", "have", "paused", "requests", "from", "Hong", "Kong", "police", "data", "the",
+         "a", "of"]
 
 
 def side(segments: tuple[Segment, ...], ops: str) -> list[str]:

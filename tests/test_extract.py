@@ -7,8 +7,17 @@ from typing import Any
 
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
-from monitor.extract import extract, normalise
+from monitor.extract import (
+    WatchedPart,
+    _lines,
+    _parse,
+    _tree_lines,
+    extract,
+    normalise,
+    watched_part,
+)
 from monitor.records import Extraction
 from monitor.topics import load_topic
 
@@ -81,3 +90,36 @@ def test_vocabulary_needles_change_no_result(topic_name: str) -> None:
     assert [relevance.matches(t) for t in texts] == [plain(t) for t in texts]
     assert relevance.flags(["Hong Kong police ask.", "no Hong Kong", "Data requests"]) == [
         plain(t) for t in ["Hong Kong police ask.", "no Hong Kong", "Data requests"]]
+
+
+EMPTY = WatchedPart(())
+TRICKY_FRAGMENTS = [
+    "<p>Plain <b>bold</b> and <a href='/hk'>a link</a>.</p><p>Next</p>",
+    "<div>text<!-- a comment -->after<br>new line<hr>rule</div>",
+    "<ruby>漢<rp>(</rp><rt>kan</rt><rp>)</rp>字</ruby> and <rt>x<b>y</b>z</rt>tail",
+    "<div role='row'><span role='cell'>Requests</span><span role='cell'>241</span></div>",
+    "<h2>Hong <i>Kong</i></h2><p role=heading>Also a heading</p><p>Body &amp; more &nbsp;x</p>",
+    "<ul><li><a href='/a'>A</a></li><li><a href='/b'>B</a></li></ul><a href=''>no href</a>",
+    "<p>unclosed <b>bold <i>italic</p><p>next<td>cell</td>",
+    "<table><tr><td>1</td><td>2<template>hidden</template></td></tr></table>",
+    "<pre>  keep\n  spaces </pre><textarea> area </textarea>",
+    "<p>before<?php echo 1; ?>after<![CDATA[ data ]]>end</p>",
+    "<a href='/x'><div>block inside a link</div>tail in link</a>outside",
+    "<html><body><p>whole</p></body></html><!-- after -->",
+    "   ",
+    "",
+    "<p>\n\n   \n</p><p>a\n  b</p>",
+    "<div><style>p{}</style>css gone<script>var x</script>script gone</div>",
+]
+
+
+@pytest.mark.parametrize("fragment", [
+    *TRICKY_FRAGMENTS,
+    *(case["html"] for case in CASES),
+    *(f for case in CASES for f in (watched_part(case["html"], (), ()) or EMPTY).fragments),
+])
+def test_lxml_walk_cuts_the_lines_beautifulsoup_cuts(fragment: str) -> None:
+    """The fast walk over lxml's tree is only an optimisation of the BeautifulSoup walk."""
+    root = _parse(fragment)
+    fast = _tree_lines(root) if root is not None else []
+    assert fast == _lines(BeautifulSoup(fragment, "lxml"))
