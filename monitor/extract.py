@@ -129,7 +129,8 @@ class _Line:
 
 def normalise(text: str) -> str:
     """NFKC, straight quotes, plain dashes, no invisible characters, single spaces."""
-    text = unicodedata.normalize("NFKC", text).translate(TYPOGRAPHY)
+    if not text.isascii():  # NFKC and the typography table only change other characters
+        text = unicodedata.normalize("NFKC", text).translate(TYPOGRAPHY)
     return SPACES.sub(" ", text).strip()
 
 
@@ -497,9 +498,11 @@ class _LineCutter:
         return block
 
     def flush(self) -> None:
-        text = normalise("".join(self.parts))
+        joined = "".join(self.parts)
+        # Most block boundaries close a line of nothing but white space: skip normalising it.
+        text = normalise(joined) if joined and not joined.isspace() else ""
         if text:
-            link_only = normalise("".join(self.link_parts)) == text
+            link_only = bool(self.link_parts) and normalise("".join(self.link_parts)) == text
             self.lines.append(_Line(text, list(self.hrefs), self.heading, link_only))
         self.parts.clear()
         self.link_parts.clear()
