@@ -11,6 +11,7 @@ from pathlib import Path
 from monitor.config import Config, Target
 from monitor.notify import Sink
 from monitor.notify.outbox import Delivery, deliver_off_loop
+from monitor.reading import Readers
 from monitor.records import FetchedPage
 from monitor.store import Store, TargetState
 from monitor.track import Outcome, Tracker
@@ -70,13 +71,16 @@ async def check_pass(config: Config, targets: Sequence[Target], store: Store, si
     summary = PassSummary()
     states = store.target_states()  # read once per pass, not once per page
     tracker = Tracker(store, {t.id: t for t in targets}, states)
+    readers = Readers(len(targets))
     seen: set[str] = set()
 
-    def handle(page: FetchedPage) -> None:
+    async def handle(page: FetchedPage) -> None:
         if page.target_id in seen:  # Scrapy never yields twice, but be sure
             return
         seen.add(page.target_id)
-        outcome = tracker.handle(page)
+        step = tracker.triage(page)
+        reading = await readers.read(step.job) if step.job is not None else None
+        outcome = tracker.settle(step, reading)
         summary.outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)
@@ -85,6 +89,7 @@ async def check_pass(config: Config, targets: Sequence[Target], store: Store, si
         await crawl(fetch_requests(states, targets), config.defaults.politeness, config.contact,
                     handle, verbose=verbose)
     finally:  # a stopped or failed crawl still records the checks it made
+        readers.close()
         tracker.flush()
     summary.delivery = await deliver_off_loop(store.path.parent, sink)
     summary.seconds = time.monotonic() - started

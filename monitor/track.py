@@ -23,8 +23,8 @@ from datetime import datetime
 
 from monitor.config import Target
 from monitor.diff import word_diff
-from monitor.extract import extract_part, watched_part
-from monitor.pagecheck import GONE, problem
+from monitor.pagecheck import GONE, Problem, problem
+from monitor.reading import UNMATCHED, PageReading, ReadJob, read_page
 from monitor.records import (
     EXTRACTION_FAILED,
     SECTION_CHANGED,
@@ -36,7 +36,6 @@ from monitor.records import (
     FetchedPage,
     Reading,
 )
-from monitor.shell import looks_like_empty_shell
 from monitor.stance import read_stance
 from monitor.store import Change, CheckRow, Store, TargetState, digest, now_text
 from monitor.topics import load_topic
@@ -49,7 +48,17 @@ FAILURES_BEFORE_ALERT = {TARGET_UNREACHABLE: 3, TARGET_GONE: 3, EXTRACTION_FAILE
 # `status` run during a long pass still sees checks advancing.
 BATCH_ROWS = 500
 BATCH_SECONDS = 2.0
-UNMATCHED = Extraction(matched=False, passages=(), relevant=())
+
+
+@dataclass
+class Step:
+    """A fetched page on its way through the tracker (see `Tracker.triage`)."""
+
+    target: Target
+    page: FetchedPage
+    at: str
+    fault: Problem | None
+    job: ReadJob | None = None
 
 
 @dataclass(frozen=True)
@@ -97,23 +106,43 @@ class Tracker:
         self.batch = UnchangedBatch(store)
 
     def handle(self, page: FetchedPage) -> Outcome:
+        """Track one page, reading it in this process if it needs reading."""
+        step = self.triage(page)
+        return self.settle(step, read_page(step.job) if step.job is not None else None)
+
+    def triage(self, page: FetchedPage) -> Step:
+        """What a page needs: a fault or an unchanged page is settled as it is, other pages
+        need reading first (`step.job`), here or in a reader process (monitor/reading.py)."""
         target = self.targets[page.target_id]
-        at = now_text()
-        fault = problem(page)
-        if fault is not None:
+        step = Step(target, page, now_text(), problem(page))
+        if step.fault is not None or self._same_bytes(page) is not None:
+            return step
+        known = self.states.get(target.id)
+        settled = known is not None and known.settled
+        step.job = ReadJob(page.text or "", target.select, target.ignore, target.topic,
+                           target.render, target.render_wait,
+                           known.fragment_hash if settled and known else None)
+        return step
+
+    def settle(self, step: Step, read: PageReading | None) -> Outcome:
+        """Decide on a triaged page (with its reading, if it needed one) and record it."""
+        target, page, at = step.target, step.page, step.at
+        if step.fault is not None:
+            fault = step.fault
             kind = TARGET_GONE if fault.kind == GONE else TARGET_UNREACHABLE
             return self._commit(target, lambda state: self._failed(
                 target, state, page, at, kind, fault.reason))
         known = self.states.get(target.id)
-        if page.not_modified or (page.body and known and digest(page.body) == known.page_hash):
-            result = "not_modified" if page.not_modified else "unchanged"
+        result = self._same_bytes(page)
+        if result is not None:
             if known is not None and known.settled:
                 return self._queue(target, page, at, result, dataclasses.replace(
                     known, etag=page.etag or known.etag,
                     last_modified=page.last_modified or known.last_modified))
             return self._commit(target, lambda state: self._unchanged(
                 target, state, page, at, result))
-        return self._read(target, known, page, at)
+        assert step.job is not None and read is not None
+        return self._read(target, known, page, at, step.job, read)
 
     def flush(self) -> None:
         """Write the queued unchanged checks."""
@@ -121,23 +150,29 @@ class Tracker:
 
     # --- the decision --------------------------------------------------------------------
 
+    def _same_bytes(self, page: FetchedPage) -> str | None:
+        """"not_modified" or "unchanged" when the answer is the page last read, byte for byte."""
+        if page.not_modified:
+            return "not_modified"
+        known = self.states.get(page.target_id)
+        if page.body and known and digest(page.body) == known.page_hash:
+            return "unchanged"
+        return None
+
     def _read(self, target: Target, known: TargetState | None, page: FetchedPage,
-              at: str) -> Outcome:
-        """A page with new bytes: unchanged if its watched part is, else extract and compare."""
-        topic = load_topic(target.topic)
-        part = watched_part(page.text or "", target.select, target.ignore)
-        fragment = part.digest(topic) if part is not None else None
+              at: str, job: ReadJob, read: PageReading) -> Outcome:
+        """A page with new bytes: unchanged if its watched part is, else compare what it says."""
+        fragment = read.fragment
         if (fragment is not None and known is not None and known.settled
                 and known.fragment_hash == fragment):
             return self._queue(target, page, at, "unchanged", dataclasses.replace(
                 known, etag=page.etag, last_modified=page.last_modified,
                 page_hash=digest(page.body), final_url=page.final_url),
                 error=_moved(known, page))
-        extraction = extract_part(part, topic) if part is not None else UNMATCHED
-        # An empty shell (scripts did not run, or had not finished) is not the company's text.
-        shell = looks_like_empty_shell(page.text or "", extraction, target.select,
-                                       wait_for=target.render_wait if target.render else None,
-                                       rendered=target.render)
+        if read.extraction is None:  # read against a digest that is no longer the known one
+            read = read_page(dataclasses.replace(job, known_fragment=None))
+        extraction = read.extraction or UNMATCHED
+        shell = read.shell
         if not extraction.matched or shell:
             reason = shell or ""
             if not extraction.matched:
@@ -147,7 +182,7 @@ class Tracker:
             return self._commit(target, lambda state: self._failed(
                 target, state, page, at, EXTRACTION_FAILED, reason))
         return self._commit(target, lambda state: self._content(
-            target, state, page, at, extraction, fragment))
+            target, state, page, at, extraction, fragment, read.reading))
 
     def _queue(self, target: Target, page: FetchedPage, at: str, result: str,
                state: TargetState, error: str | None = None) -> Outcome:
@@ -210,7 +245,8 @@ class Tracker:
         return Outcome(target.id, result, "", events)
 
     def _content(self, target: Target, state: TargetState, page: FetchedPage, at: str,
-                 extraction: Extraction, fragment: str | None) -> Outcome:
+                 extraction: Extraction, fragment: str | None,
+                 reading: Reading | None = None) -> Outcome:
         state, events = self._recover(target, state, at)
         watched_hash = digest(extraction.watched_text)
         key_hash = digest("".join(extraction.key_text.split()))
@@ -226,7 +262,8 @@ class Tracker:
                 self._change(target, at, "quiet", previous, snapshot_id, reading, extraction)
                 result, detail = "quiet", "changed outside the relevant text"
         else:
-            reading = read_stance(extraction.relevant, load_topic(target.topic))
+            if reading is None:
+                reading = read_stance(extraction.relevant, load_topic(target.topic))
             snapshot_id = self._snapshot(target, page, at, extraction, watched_hash, key_hash,
                                          reading)
             if previous is None:

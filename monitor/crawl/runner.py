@@ -8,7 +8,7 @@ is a coroutine on its loop (`crawl`). Nothing here may import twisted.internet.r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from monitor.config import Politeness
@@ -48,7 +48,8 @@ def run_reactor(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 async def crawl(requests: Sequence[Any], politeness: Politeness, contact: str | None,
-                handler: Callable[[FetchedPage], None], verbose: bool = False) -> None:
+                handler: Callable[[FetchedPage], Awaitable[None] | None],
+                verbose: bool = False) -> None:
     """Fetch every request once; `handler` gets each FetchedPage as it arrives.
 
     Requests marked `render` share the crawl with plain ones; the browser is set up only
