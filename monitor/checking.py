@@ -29,6 +29,7 @@ class StateBusy(Exception):
 @dataclass
 class PassSummary:
     outcomes: list[Outcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # targets whose check hit a bug
     delivery: Delivery = field(default_factory=Delivery)
     seconds: float = 0.0
 
@@ -71,16 +72,25 @@ async def check_pass(config: Config, targets: Sequence[Target], store: Store, si
     summary = PassSummary()
     states = store.target_states()  # read once per pass, not once per page
     tracker = Tracker(store, {t.id: t for t in targets}, states)
-    readers = Readers(len(targets))
+    readers = Readers(len(targets), (t.topic for t in targets))
+    if any(t.id not in states for t in targets):  # a first pass: nearly every page is read
+        readers.start()
     seen: set[str] = set()
 
     async def handle(page: FetchedPage) -> None:
         if page.target_id in seen:  # Scrapy never yields twice, but be sure
             return
         seen.add(page.target_id)
-        step = tracker.triage(page)
-        reading = await readers.read(step.job) if step.job is not None else None
-        outcome = tracker.settle(step, reading)
+        try:
+            step = tracker.triage(page)
+            reading = await readers.read(step.job) if step.job is not None else None
+            outcome = tracker.settle(step, reading)
+        except Exception as exc:  # a bug, never the page's fault: say so, keep the pass going
+            # (Scrapy would log it with the whole page attached, and the pass would exit 0.)
+            log.error("%s: this check could not be recorded (%s: %s); its last state is kept",
+                      page.target_id, type(exc).__name__, exc, exc_info=verbose)
+            summary.errors.append(page.target_id)
+            return
         summary.outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)

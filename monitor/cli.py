@@ -14,13 +14,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitor.config import Config, ConfigError, load_config
-from monitor.settings import Settings, load_settings
+from monitor.settings import ConfigError, Settings, load_settings
 from monitor.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from monitor.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("stancewatch")
@@ -99,6 +101,14 @@ def open_store(settings: Settings, create: bool = True) -> Iterator[Store]:
         store.close()
 
 
+def load_config(path: Path) -> Config:
+    """The validated config. Imported when needed: `history` and `show` never read the config,
+    and validation (pydantic) is most of what a quick command would cost to start."""
+    from monitor.config import load_config as load
+
+    return load(path)
+
+
 def make_sink(settings: Settings) -> Any:
     from monitor.notify.slack import sink_from_settings
 
@@ -152,6 +162,9 @@ def check(config: str | None, state: str | None, target_ids: tuple[str, ...], ve
     log.info("pass done in %.1fs: %d checked, %d changed, %d failed, %d alert(s) sent, "
              "%d pending", summary.seconds, len(summary.outcomes), summary.count("changed"),
              summary.count("failed"), summary.delivery.delivered, summary.delivery.pending)
+    if summary.errors:
+        raise UserError(f"{len(summary.errors)} check(s) could not be recorded (a bug; see the "
+                        f"log above): {', '.join(summary.errors[:5])}")
 
 
 @main.command()
@@ -288,12 +301,15 @@ def status(config: str | None, state: str | None, as_json: bool, health: bool) -
         document = status_document(cfg, store)
     if as_json:
         click.echo(json.dumps(document, indent=2))
-    else:
+    elif not health:  # a health check (Docker's, every half minute) wants one line, not a table
         print_status(document)
     if health:
         trouble = health_problem(cfg, document)
         if trouble:
             raise UserError(f"unhealthy: {trouble}")
+        if not as_json:
+            click.echo(f"healthy: last pass {document.get('last_pass') or '-'}, "
+                       f"{len(document['targets'])} target(s)")
 
 
 # --- reread and try ----------------------------------------------------------------------

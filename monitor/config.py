@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.schedules import parse_schedule
+from monitor.settings import ConfigError
 from monitor.topics import DEFAULT_TOPIC, available_topics
 
 TARGET_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -29,9 +30,6 @@ MAX_RENDER_TIMEOUT = 120.0
 
 # libyaml's loader when PyYAML was built with it: ten times as fast on a watchlist of thousands.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-class ConfigError(Exception):
-    """A config that cannot be used; the message names the file, the target and the key."""
 
 
 def parse_duration(value: str | int | float) -> float:

@@ -38,6 +38,14 @@ class Problem:
 
 def problem(page: FetchedPage) -> Problem | None:
     """Why this answer cannot be read as the page, or None when it can (304 included)."""
+    found = answer_problem(page)
+    if found is not None or page.status == 304 or page.text is None:
+        return found
+    return text_problem(page.text)
+
+
+def answer_problem(page: FetchedPage) -> Problem | None:
+    """`problem` without reading the text: what the error, status and headers alone tell."""
     if page.error:
         return Problem(UNREACHABLE, page.error)
     if page.status == 304:
@@ -51,9 +59,18 @@ def problem(page: FetchedPage) -> Problem | None:
     media = page.content_type.split(";")[0].strip().lower()
     if page.text is None or (media and media not in HTML_TYPES):
         return Problem(UNREACHABLE, f"not an HTML page ({media or 'unknown type'})")
-    if _garbled(page.text):
+    return None
+
+
+def text_problem(text: str) -> Problem | None:
+    """Why the text of an HTML answer is not the page (garbage, a bot challenge), or None.
+
+    Apart from `answer_problem` because it costs a scan of the text: the tracker has it done
+    with the reading, in a reader process when there is one.
+    """
+    if _garbled(text):
         return Problem(UNREACHABLE, "the answer is not readable text (garbled bytes)")
-    if CHALLENGE.search(page.text[:CHALLENGE_SCAN_CHARS].lower()):
+    if CHALLENGE.search(text[:CHALLENGE_SCAN_CHARS].lower()):
         return Problem(UNREACHABLE, "a bot-challenge page answered instead of the page")
     return None
 

@@ -17,14 +17,16 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from monitor.extract import extract_part, watched_part
+from monitor.pagecheck import Problem, text_problem
 from monitor.records import Extraction, Reading
 from monitor.shell import looks_like_empty_shell
-from monitor.stance import read_stance
+from monitor.stance import read_stance, vocabulary
 from monitor.topics import load_topic
 
 log = logging.getLogger("stancewatch")
@@ -50,23 +52,27 @@ class ReadJob:
     known_fragment: str | None  # the last read's watched-part digest: equal means unchanged
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PageReading:
     """A page read: `extraction` is None when the watched part equals the known one."""
 
     fragment: str | None  # digest of the watched part; None when `select` matched nothing
     extraction: Extraction | None = None
+    fault: Problem | None = None  # the text is not the page (garbage, a bot challenge)
     shell: str | None = None  # why the page looks like an empty shell, if it does
     reading: Reading | None = None  # the stance of the relevant passages (if readable)
 
 
 def read_page(job: ReadJob) -> PageReading:
     """Read one page: skip everything after the digest when the watched part is unchanged."""
+    fault = text_problem(job.text)
+    if fault is not None:
+        return PageReading(fragment=None, fault=fault)
     topic = load_topic(job.topic)
     part = watched_part(job.text, job.select, job.ignore)
     fragment = part.digest(topic) if part is not None else None
     if fragment is not None and fragment == job.known_fragment:
-        return PageReading(fragment)
+        return PageReading(fragment=fragment)
     extraction = extract_part(part, topic) if part is not None else UNMATCHED
     # An empty shell (scripts did not run, or had not finished) is not the company's text.
     shell = looks_like_empty_shell(job.text, extraction, job.select,
@@ -74,25 +80,35 @@ def read_page(job: ReadJob) -> PageReading:
                                    rendered=job.render)
     readable = extraction.matched and not shell
     reading = read_stance(extraction.relevant, topic) if readable else None
-    return PageReading(fragment, extraction, shell, reading)
+    return PageReading(fragment=fragment, extraction=extraction, shell=shell, reading=reading)
 
 
 class Readers:
     """Reads pages in worker processes when a pass has many, else in this process."""
 
-    def __init__(self, targets: int) -> None:
+    def __init__(self, targets: int, topics: Iterable[str]) -> None:
         cores = os.cpu_count() or 1
         self.workers = min(POOL_MAX_WORKERS, cores - 1) if targets >= POOL_MIN_TARGETS else 0
+        self.topics = tuple(sorted(set(topics)))
         self.pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the workers now, so that they import and compile the topics' rules while
+        Scrapy starts (when most pages will need reading: a first pass); else they start
+        with the first page to read."""
+        if self.workers > 0 and self.pool is None:
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_started, initargs=(self.topics,))
+            self.pool.submit(int)  # a no-op: the pool starts its workers on a first job
+            log.info("reading pages in %d reader process(es)", self.workers)
 
     async def read(self, job: ReadJob) -> PageReading:
         if self.workers <= 0:
             return read_page(job)
         try:
-            if self.pool is None:
-                self.pool = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_worker_started)
+            self.start()
+            assert self.pool is not None
             return await asyncio.wrap_future(self.pool.submit(read_page, job))
         except BrokenProcessPool as exc:  # a lost worker must not lose the check
             log.warning("reading in this process from now on: the reader process died (%s)", exc)
@@ -107,11 +123,13 @@ class Readers:
             self.pool = None
 
 
-def _worker_started() -> None:
+def _worker_started(topics: tuple[str, ...]) -> None:
     """A worker ignores Ctrl-C (its parent decides), yields the CPU to the fetching process
     and to the machine's other work (reading can wait, a server's answer should not), and
-    dies with its parent (Linux)."""
+    dies with its parent (Linux). It compiles the topics' rules before the first page."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in topics:
+        vocabulary(load_topic(name))
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
     if sys.platform.startswith("linux"):

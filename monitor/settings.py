@@ -16,6 +16,14 @@ DEFAULT_STATE = "state"
 DEFAULT_SLACK_API = "https://slack.com/api/"
 
 
+class ConfigError(Exception):
+    """A config that cannot be used; the message names the file, the target and the key.
+
+    Defined here, not in monitor/config.py, so that commands can catch it without importing
+    pydantic (a fifth of a second) when they never read the config.
+    """
+
+
 @dataclass(frozen=True)
 class Settings:
     config_path: Path

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from monitor.config import Target
 from monitor.diff import word_diff
-from monitor.pagecheck import GONE, Problem, problem
+from monitor.pagecheck import GONE, Problem, answer_problem
 from monitor.reading import UNMATCHED, PageReading, ReadJob, read_page
 from monitor.records import (
     EXTRACTION_FAILED,
@@ -114,7 +114,7 @@ class Tracker:
         """What a page needs: a fault or an unchanged page is settled as it is, other pages
         need reading first (`step.job`), here or in a reader process (monitor/reading.py)."""
         target = self.targets[page.target_id]
-        step = Step(target, page, now_text(), problem(page))
+        step = Step(target, page, now_text(), answer_problem(page))
         if step.fault is not None or self._same_bytes(page) is not None:
             return step
         known = self.states.get(target.id)
@@ -127,8 +127,8 @@ class Tracker:
     def settle(self, step: Step, read: PageReading | None) -> Outcome:
         """Decide on a triaged page (with its reading, if it needed one) and record it."""
         target, page, at = step.target, step.page, step.at
-        if step.fault is not None:
-            fault = step.fault
+        fault = step.fault or (read.fault if read is not None else None)
+        if fault is not None:
             kind = TARGET_GONE if fault.kind == GONE else TARGET_UNREACHABLE
             return self._commit(target, lambda state: self._failed(
                 target, state, page, at, kind, fault.reason))

@@ -10,12 +10,16 @@ import csv
 import json
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.config import Config
 from monitor.diff import render_plain
 from monitor.schedules import shortest_interval
 from monitor.store import Change, Store
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from monitor.config import Config
 
 HISTORY_COLUMNS = ("change_id", "detected_at", "target", "company", "kind", "old_stance",
                    "new_stance", "note", "url")
@@ -23,10 +27,10 @@ KIND_LABEL = {"stance": "stance changed", "section": "wording changed",
               "quiet": "outside the relevant text"}
 
 
-def _console():  # rich is imported only when something is printed as a table
+def _console(width: int | None = None):  # rich is imported only when a table is printed
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def history_rows(store: Store, target: str | None, since: str | None,
@@ -122,21 +126,42 @@ def status_document(cfg: Config, store: Store) -> dict[str, Any]:
 
 
 def print_status(document: dict[str, Any]) -> None:
+    from rich.cells import cell_len
     from rich.table import Table
 
+    rows = [_status_row(t) for t in document["targets"]]
     table = Table(title="Stancewatch status", title_justify="left")
-    for column in ("target", "company", "last check (UTC)", "result", "stance", "incident",
-                   "pending"):
-        table.add_column(column)
-    for t in document["targets"]:
-        result = t["last_result"] or "never checked"
-        if t["last_result"] == "failed":
-            result = f"[red]failed[/]: {t['last_error']}"
-        table.add_row(t["id"], t["company"], (t["last_check"] or "-")[:16].replace("T", " "),
-                      result, t["stance"] or "-",
-                      f"[red]{t['incident']}[/]" if t["incident"] else "-",
-                      str(t["pending_alerts"]) if t["pending_alerts"] else "-")
-    _console().print(table)
+    widths = []
+    for index, column in enumerate(STATUS_COLUMNS):
+        # Widths given, not measured: rich measures every cell first, which doubled the time
+        # `status` took on a watchlist of a thousand pages.
+        widest = max((cell_len(row[index].plain) for row in rows), default=0)
+        widths.append(min(max(widest, len(column)), STATUS_MAX_WIDTH))
+        table.add_column(column, width=widths[-1])
+    for row in rows:
+        table.add_row(*row)
+    console = _console()
+    if not console.is_terminal:  # a file or a pipe has no width: never wrap an id there
+        console = _console(width=max(console.width, sum(widths) + 3 * len(widths) + 1))
+    console.print(table)
+
+
+STATUS_COLUMNS = ("target", "company", "last check (UTC)", "result", "stance", "incident",
+                  "pending")
+STATUS_MAX_WIDTH = 48  # longer cells wrap (a fetch error)
+
+
+def _status_row(t: dict[str, Any]) -> tuple[Text, ...]:
+    """One target's cells, as Text: page-supplied words are never read as markup."""
+    from rich.text import Text
+
+    result = Text(t["last_result"] or "never checked")
+    if t["last_result"] == "failed":
+        result = Text.assemble(("failed", "red"), f": {t['last_error'] or ''}")
+    return (Text(t["id"]), Text(t["company"]),
+            Text((t["last_check"] or "-")[:16].replace("T", " ")), result,
+            Text(t["stance"] or "-"), Text(t["incident"] or "-", "red" if t["incident"] else ""),
+            Text(str(t["pending_alerts"]) if t["pending_alerts"] else "-"))
 
 
 def health_problem(cfg: Config, document: dict[str, Any]) -> str | None:

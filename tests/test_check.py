@@ -130,3 +130,17 @@ def test_history_and_show_tell_what_changed(pages: PageServer, setup: dict) -> N
     assert missing.returncode != 0 and "no change with id" in missing.stderr
     csv_out = run_cli("history", "--format", "csv", *args, cwd=setup["cwd"]).stdout
     assert csv_out.splitlines()[0].startswith("change_id,detected_at,target")
+
+
+def test_health_is_one_line_and_fails_until_a_pass_completed(setup: dict) -> None:
+    args = ("status", "--health", "--config", str(setup["config"]), "--state",
+            str(setup["state"]))
+    before = run_cli(*args, cwd=setup["cwd"])  # type: ignore[arg-type]
+    assert before.returncode != 0
+    assert "unhealthy: no check has completed yet" in before.stderr
+    check(setup)
+    after = run_cli(*args, cwd=setup["cwd"])  # type: ignore[arg-type]
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.startswith("healthy: last pass ") and after.stdout.count("\n") == 1
+    table = run_cli(*args[:1], *args[2:], cwd=setup["cwd"])  # type: ignore[arg-type]
+    assert "Stancewatch status" in table.stdout and "acme-hk" in table.stdout

@@ -24,7 +24,7 @@ from monitor.config import Politeness
 from monitor.crawl.settings import crawl_settings
 
 HOSTS = [f"127.0.0.{n}" for n in range(2, 7)]
-PAGES_PER_HOST = 6
+PAGES_PER_HOST = 10  # 50 targets: the pass reads in a reader process too
 # A held request gives up after this long, so that a test can fail instead of hanging.
 HOLD_LIMIT_SECONDS = 30
 PAGE = ("<html><body><main><h1>Requests from Hong Kong authorities</h1><p>We respond to "
