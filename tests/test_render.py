@@ -9,7 +9,6 @@ browser tests skip when Chromium is not installed (CI installs Debian's `chromiu
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
@@ -25,7 +24,6 @@ import pytest
 from conftest import REPO, run_cli, write_config
 from fakeslack_server import FakeSlackServer
 
-from monitor import checking, track
 from monitor.config import ConfigError, load_config
 from monitor.crawl.render import find_browser
 from monitor.extract import extract
@@ -43,14 +41,6 @@ INTRO = ("This page explains how Acme Cloud stores your files, how long it keeps
 needs_chromium = pytest.mark.skipif(
     find_browser() is None,
     reason="Chromium is not installed (Debian: apt-get install chromium; CI installs it)")
-# The end-to-end checks need the crawl to be told which targets render (checking.py) and the
-# tracker to call shell detection (track.py); they run as soon as both are wired in.
-INTEGRATED = ("render=target.render" in inspect.getsource(checking)
-              and "looks_like_empty_shell" in inspect.getsource(track))
-needs_integration = pytest.mark.skipif(
-    not INTEGRATED, reason="checking.py/track.py do not pass render targets and shells yet")
-
-
 def script_page(data: str, delay_ms: int = 300, extra: str = "") -> str:
     """A page whose statement a script fetches from `data` and writes after `delay_ms`."""
     return f"""<!doctype html><html><head><title>Government requests</title></head><body>
@@ -389,7 +379,6 @@ def test_without_chromium_rendered_targets_fail_clearly_and_plain_ones_go_on(sit
 
 
 @needs_chromium
-@needs_integration
 def test_check_alerts_rendered_stance_changes_and_never_reads_a_shell(site: Site,
                                                                       tmp_path: Path) -> None:
     site.data("/data/statement", PAUSED)
