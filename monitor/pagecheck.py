@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from monitor.prefixes import needles
 from monitor.records import FetchedPage
 
 GONE = "gone"
@@ -28,6 +29,8 @@ MAX_GARBLED_SHARE = 0.02
 # Replacement characters and the control characters text never holds (not tab, LF, FF, CR).
 GARBLED_CHARS = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd]")
 CHALLENGE_SCAN_CHARS = 20_000
+# Text every challenge match starts with: a few substring tests spare most pages the search.
+CHALLENGE_NEEDLES = tuple(sorted(needles(CHALLENGE.pattern) or ("",)))
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ def text_problem(text: str) -> Problem | None:
     """
     if _garbled(text):
         return Problem(UNREACHABLE, "the answer is not readable text (garbled bytes)")
-    if CHALLENGE.search(text[:CHALLENGE_SCAN_CHARS].lower()):
+    start = text[:CHALLENGE_SCAN_CHARS].lower()
+    if any(n in start for n in CHALLENGE_NEEDLES) and CHALLENGE.search(start):
         return Problem(UNREACHABLE, "a bot-challenge page answered instead of the page")
     return None
 
