@@ -1,12 +1,13 @@
 """HTML -> the watched part's passages -> the relevant text. Pure: values in, values out.
 
 Steps: select the watched part with lxml (parsel, Scrapy's fast selectors) and drop scripts and
-other never-content subtrees there, so BeautifulSoup only cleans the small selected fragment;
-remove `ignore` selectors, navigation, cookie/consent banners and hidden elements; cut the text
-into lines at block elements; normalise each line; drop timestamp lines; merge runs of short
-fragments (table cells, definition lists, figure labels) into one passage so that a redesign
-from <table> to <dl> or <div role=row> yields the same passages; keep the passages the topic's
-vocabulary recognises.
+other never-content subtrees there; remove `ignore` selectors, navigation, cookie/consent
+banners and hidden elements (in lxml, or in BeautifulSoup when a selector needs soupsieve);
+cut the text into lines at block elements (from lxml's tree, which is the tree BeautifulSoup
+would build: docs/decisions/0006); normalise each line; drop timestamp lines; merge runs of
+short fragments (table cells, definition lists, figure labels) into one passage so that a
+redesign from <table> to <dl> or <div role=row> yields the same passages; keep the passages
+the topic's vocabulary recognises.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
@@ -84,43 +84,64 @@ def read_page(job: ReadJob) -> PageReading:
 
 
 class Readers:
-    """Reads pages in worker processes when a pass has many, else in this process."""
+    """Reads one pass's pages in worker processes when the pass has many, else in this one."""
 
     def __init__(self, targets: int, topics: Iterable[str]) -> None:
         cores = os.cpu_count() or 1
         self.workers = min(POOL_MAX_WORKERS, cores - 1) if targets >= POOL_MIN_TARGETS else 0
         self.topics = tuple(sorted(set(topics)))
-        self.pool: ProcessPoolExecutor | None = None
+        self.pending: set[Future[PageReading]] = set()
 
     def start(self) -> None:
         """Start the workers now, so that they import and compile the topics' rules while
         Scrapy starts (when most pages will need reading: a first pass); else they start
         with the first page to read."""
-        if self.workers > 0 and self.pool is None:
-            self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_started, initargs=(self.topics,))
-            self.pool.submit(int)  # a no-op: the pool starts its workers on a first job
-            log.info("reading pages in %d reader process(es)", self.workers)
+        if self.workers > 0:
+            _shared_pool(self.workers, self.topics)
 
     async def read(self, job: ReadJob) -> PageReading:
         if self.workers <= 0:
             return read_page(job)
         try:
-            self.start()
-            assert self.pool is not None
-            return await asyncio.wrap_future(self.pool.submit(read_page, job))
+            future = _shared_pool(self.workers, self.topics).submit(read_page, job)
+            self.pending.add(future)
+            future.add_done_callback(self.pending.discard)
+            return await asyncio.wrap_future(future)
         except BrokenProcessPool as exc:  # a lost worker must not lose the check
             log.warning("reading in this process from now on: the reader process died (%s)", exc)
+            _drop_pool()
             self.workers = 0
         except Exception:  # noqa: BLE001 - read here again: the same error, raised as inline
             log.debug("reading again in this process", exc_info=True)
         return read_page(job)
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+        """Drop this pass's pages still waiting (a pass stopped half-way); the workers stay
+        for the next pass of a long `run`, and go when the process exits."""
+        for future in list(self.pending):
+            future.cancel()
+
+
+# One pool per process: the passes of `stancewatch run` share it instead of each starting a
+# fresh interpreter.
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _shared_pool(workers: int, topics: tuple[str, ...]) -> ProcessPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_worker_started, initargs=(topics,))
+        _POOL.submit(int)  # a no-op: the pool starts its workers on a first job
+        log.info("reading pages in %d reader process(es)", workers)
+    return _POOL
+
+
+def _drop_pool() -> None:
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=False, cancel_futures=True)
+        _POOL = None
 
 
 def _worker_started(topics: tuple[str, ...]) -> None:
