@@ -8,11 +8,15 @@ statement now and then (alerts go to the console). It reads the process's reside
 pass and the growth from the 50th pass on (the first passes fill caches and pools once).
 
     python bench/run_bench.py [--passes 500] [--pages 20] [--hosts 5]
+
+With --pages 50 or more, passes that read pages read them in a reader process (its memory is
+in the "with children" column).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -35,6 +39,27 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def tree_rss_mb(pid: int) -> float:
+    """The process's RSS and its descendants' (the reader process of passes of 50+ pages)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    family, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    total = 0.0
+    for member in family:
+        with contextlib.suppress(OSError):  # it ended meanwhile
+            total += rss_mb(member)
+    return total
 
 
 def passes_done(log: Path) -> int:
@@ -70,6 +95,7 @@ def main() -> int:
                  str(work / "state")], stdout=subprocess.DEVNULL, stderr=errors, env=env,
                 cwd=HERE.parent)
         samples: dict[int, float] = {}
+        trees: dict[int, float] = {}
         done = 0
         try:
             while done < args.passes and process.poll() is None:
@@ -82,16 +108,18 @@ def main() -> int:
                            and n not in samples]
                     if due:  # passes can finish between two looks: sample once per mark
                         samples[max(due)] = rss_mb(process.pid)
+                        trees[max(due)] = tree_rss_mb(process.pid)
                         samples.update({n: samples[max(due)] for n in due})
+                        trees.update({n: trees[max(due)] for n in due})
                         print(f"[run] pass {done}: {samples[max(due)]:.1f} MB", file=sys.stderr)
         finally:
             process.send_signal(signal.SIGTERM)
             code = process.wait(30)
     print(f"stancewatch run, {args.pages} targets on {args.hosts} hosts, every 1s; "
           f"exit {code} after SIGTERM")
-    print("pass   RSS MB")
+    print("pass   RSS MB  with children MB")
     for number, value in sorted(samples.items()):
-        print(f"{number:<6} {value:.1f}")
+        print(f"{number:<6} {value:<7.1f} {trees[number]:.1f}")
     settled = [v for n, v in sorted(samples.items()) if n >= 50]
     if len(settled) >= 2:
         print(f"growth from pass 50 to {max(samples)}: {settled[-1] - settled[0]:+.1f} MB")
