@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise UserError(str(exc), EXIT_USAGE) from None
         except StoreError as exc:
             raise UserError(str(exc)) from None
+        except BrokenPipeError:  # `stancewatch history | head`: the reader has had enough
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes
+            sys.exit(1)
         except OSError as exc:  # a state directory or file the system refuses us
             where = f"{exc.filename}: " if exc.filename else ""
             raise UserError(f"{where}{exc.strerror or exc} (check --state, --config and "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -58,21 +59,45 @@ def print_history(rows: list[dict[str, Any]], fmt: str) -> None:
         writer.writeheader()
         writer.writerows(rows)
         return
-    from rich.table import Table
-
     if not rows:
         print("No changes recorded yet.")
         return
-    table = Table(title="Changes, newest first", title_justify="left")
-    for column in ("id", "detected (UTC)", "company", "target", "what", "stance"):
-        table.add_column(column)
+    from rich.text import Text
+
+    cells = []
     for row in rows:
-        stance = (f"{row['old_stance']} → [bold]{row['new_stance']}[/]"
-                  if row["kind"] == "stance" else row["new_stance"] or "")
-        table.add_row(row["change_id"], row["detected_at"][:16].replace("T", " "),
-                      row["company"], row["target"], KIND_LABEL.get(row["kind"], row["kind"]),
-                      stance)
-    _console().print(table)
+        stance = (Text.assemble(f"{row['old_stance']} → ", (str(row["new_stance"]), "bold"))
+                  if row["kind"] == "stance" else Text(row["new_stance"] or ""))
+        cells.append((Text(row["change_id"]), Text(row["detected_at"][:16].replace("T", " ")),
+                      Text(row["company"]), Text(row["target"]),
+                      Text(KIND_LABEL.get(row["kind"], row["kind"])), stance))
+    print_table("Changes, newest first",
+                ("id", "detected (UTC)", "company", "target", "what", "stance"), cells)
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Text]],
+                max_width: int = 48) -> None:
+    """A table of Text cells (page-supplied words are never read as markup).
+
+    Column widths are given, not measured: rich measures every cell before it draws, which
+    was half the time `status` and `history` took with a thousand rows. Cells wider than
+    `max_width` wrap. A file or a pipe has no width: there the table is as wide as it needs.
+    """
+    from rich.cells import cell_len
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    widths = []
+    for index, column in enumerate(columns):
+        widest = max((cell_len(row[index].plain) for row in rows), default=0)
+        widths.append(min(max(widest, cell_len(column)), max_width))
+        table.add_column(column, width=widths[-1])
+    for row in rows:
+        table.add_row(*row)
+    console = _console()
+    if not console.is_terminal:
+        console = _console(width=max(console.width, sum(widths) + 3 * len(widths) + 1))
+    console.print(table)
 
 
 def print_change(store: Store, change: Change) -> None:
@@ -126,29 +151,12 @@ def status_document(cfg: Config, store: Store) -> dict[str, Any]:
 
 
 def print_status(document: dict[str, Any]) -> None:
-    from rich.cells import cell_len
-    from rich.table import Table
-
-    rows = [_status_row(t) for t in document["targets"]]
-    table = Table(title="Stancewatch status", title_justify="left")
-    widths = []
-    for index, column in enumerate(STATUS_COLUMNS):
-        # Widths given, not measured: rich measures every cell first, which doubled the time
-        # `status` took on a watchlist of a thousand pages.
-        widest = max((cell_len(row[index].plain) for row in rows), default=0)
-        widths.append(min(max(widest, len(column)), STATUS_MAX_WIDTH))
-        table.add_column(column, width=widths[-1])
-    for row in rows:
-        table.add_row(*row)
-    console = _console()
-    if not console.is_terminal:  # a file or a pipe has no width: never wrap an id there
-        console = _console(width=max(console.width, sum(widths) + 3 * len(widths) + 1))
-    console.print(table)
+    print_table("Stancewatch status", STATUS_COLUMNS,
+                [_status_row(t) for t in document["targets"]])
 
 
 STATUS_COLUMNS = ("target", "company", "last check (UTC)", "result", "stance", "incident",
                   "pending")
-STATUS_MAX_WIDTH = 48  # longer cells wrap (a fetch error)
 
 
 def _status_row(t: dict[str, Any]) -> tuple[Text, ...]:
@@ -177,12 +185,9 @@ def health_problem(cfg: Config, document: dict[str, Any]) -> str | None:
 
 
 def print_targets(cfg: Config) -> None:
-    from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"Targets in {cfg.path}", title_justify="left")
-    for column in ("id", "company", "topic", "schedule", "select", "url"):
-        table.add_column(column)
-    for t in cfg.targets:
-        table.add_row(t.id, t.company, t.topic, t.schedule, ", ".join(t.select) or "(auto)",
-                      t.url)
-    _console().print(table)
+    rows = [tuple(map(Text, (t.id, t.company, t.topic, t.schedule,
+                             ", ".join(t.select) or "(auto)", t.url))) for t in cfg.targets]
+    print_table(f"Targets in {cfg.path}", ("id", "company", "topic", "schedule", "select", "url"),
+                rows, max_width=80)

@@ -89,3 +89,25 @@ def test_check_refuses_a_broken_config_before_fetching(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "key 'ignore'" in result.stderr
     assert not (tmp_path / "s" / "stancewatch.db").exists()
+
+
+def test_output_to_a_reader_that_has_gone_ends_quietly(tmp_path: Path) -> None:
+    """`stancewatch status --json | head -1`: no error about a broken pipe once head exits."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    path = config(tmp_path, GOOD)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte: every write fails
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor", "status", "--json", "--config", str(path),
+             "--state", str(tmp_path / "state")], cwd=tmp_path, stdout=write_end,
+            stderr=subprocess.PIPE, text=True, env={"PYTHONPATH": str(REPO)}, timeout=60)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert "Broken pipe" not in result.stderr and "Traceback" not in result.stderr
