@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import run_cli, write_config
@@ -41,6 +42,14 @@ class HostCounts:
         self.peak: Counter[str] = Counter()
         self.left = Counter({host: PAGES_PER_HOST for host in HOSTS})
         self.gave_up = 0
+        self.connections: Counter[str] = Counter()  # open now, per host
+        self.peak_connections: Counter[str] = Counter()
+
+    def connected(self, host: str, change: int) -> None:
+        with self.changed:
+            self.connections[host] += change
+            self.peak_connections[host] = max(self.peak_connections[host],
+                                              self.connections[host])
 
     def arrive(self, host: str) -> None:
         with self.changed:
@@ -90,8 +99,20 @@ class ManyHosts:
             def log_message(self, *args: object) -> None:
                 pass
 
+        class CountingServer(ThreadingHTTPServer):
+            """Counts the connections open at once too: a crawler that opens more than its
+            limit shows it here even before it sends the requests on them."""
+
+            def process_request_thread(self, request: Any, client_address: Any) -> None:
+                host = self.server_address[0]
+                counts.connected(host, 1)
+                try:
+                    super().process_request_thread(request, client_address)
+                finally:
+                    counts.connected(host, -1)
+
         self.port = _free_port()
-        self.servers = [ThreadingHTTPServer((host, self.port), Handler) for host in HOSTS]
+        self.servers = [CountingServer((host, self.port), Handler) for host in HOSTS]
         for server in self.servers:
             server.daemon_threads = True
             threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -145,6 +166,7 @@ def test_no_host_sees_more_requests_at_once_than_its_limit(many_hosts: ManyHosts
     assert counts.gave_up == 0
     assert set(counts.peak) == set(HOSTS)
     assert max(counts.peak.values()) <= limit
+    assert max(counts.peak_connections.values()) <= limit
     assert min(counts.peak.values()) == limit  # the allowance was used: the test has teeth
 
 

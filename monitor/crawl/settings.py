@@ -46,6 +46,8 @@ def crawl_settings(politeness: Politeness, contact: str | None, verbose: bool) -
         "AUTOTHROTTLE_ENABLED": False,
         "HTTPCACHE_ENABLED": False,  # conditional GET is ours (see spiders/page.py)
         "ITEM_PIPELINES": {"monitor.crawl.pipeline.HandOverPipeline": 100},
+        # Keeps the per-host limit when many requests reach a host at once (see the module).
+        "DOWNLOADER": "monitor.crawl.downloader.PoliteDownloader",
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         "LOGSTATS_INTERVAL": 0,
