@@ -2,7 +2,7 @@
 
 The pages are the page farm's (bench/pagefarm.py, about 20 KB, ~30% of the passages about
 the topic), each in its baseline and its changed version. Per page, in this process: the
-watched part selected and cleaned (lxml), cut into passages (BeautifulSoup) and filtered by
+watched part selected and cleaned (lxml), cut into passages (lxml's tree) and filtered by
 the topic's vocabulary, the stance read, and the word diff against the baseline's relevant text.
 Also shown: how much of the passages' time the topic's vocabulary takes (its regexes over each
 passage), the fault check the tracker runs first (pagecheck) and, for an unchanged page, the
@@ -61,7 +61,7 @@ def read_one(index: int, topic: Topic) -> dict[str, float]:
     same, digest = timed(watched_part, unchanged, (), ())
     _, hashing = timed(same.digest, topic)
     return {"fault check (pagecheck)": fault, "select + clean (lxml)": select,
-            "passages + relevance (bs4)": passages,
+            "passages + relevance": passages,
             "  of which topic vocabulary (regexes)": vocabulary, "stance": stance,
             "word diff": diff,
             "reading a changed page": select + passages + stance + diff,
