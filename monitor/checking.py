@@ -29,7 +29,7 @@ class StateBusy(Exception):
 @dataclass
 class PassSummary:
     outcomes: list[Outcome] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # targets whose check hit a bug
+    errors: list[str] = field(default_factory=list)  # targets whose check was not recorded
     delivery: Delivery = field(default_factory=Delivery)
     seconds: float = 0.0
 
@@ -85,7 +85,7 @@ async def check_pass(config: Config, targets: Sequence[Target], store: Store, si
             step = tracker.triage(page)
             reading = await readers.read(step.job) if step.job is not None else None
             outcome = tracker.settle(step, reading)
-        except Exception as exc:  # a bug, never the page's fault: say so, keep the pass going
+        except Exception as exc:  # a bug or a failing store, never the page: say so, go on
             # (Scrapy would log it with the whole page attached, and the pass would exit 0.)
             log.error("%s: this check could not be recorded (%s: %s); its last state is kept",
                       page.target_id, type(exc).__name__, exc, exc_info=verbose)

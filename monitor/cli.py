@@ -168,8 +168,8 @@ def check(config: str | None, state: str | None, target_ids: tuple[str, ...], ve
              "%d pending", summary.seconds, len(summary.outcomes), summary.count("changed"),
              summary.count("failed"), summary.delivery.delivered, summary.delivery.pending)
     if summary.errors:
-        raise UserError(f"{len(summary.errors)} check(s) could not be recorded (a bug; see the "
-                        f"log above): {', '.join(summary.errors[:5])}")
+        raise UserError(f"{len(summary.errors)} check(s) could not be recorded (see the log "
+                        f"above): {', '.join(summary.errors[:5])}")
 
 
 @main.command()

@@ -97,9 +97,14 @@ class Readers:
         Scrapy starts (when most pages will need reading: a first pass); else they start
         with the first page to read."""
         if self.workers > 0:
-            _shared_pool(self.workers, self.topics)
+            try:
+                _shared_pool(self.workers, self.topics)
+            except Exception as exc:  # noqa: BLE001 - e.g. no /dev/shm for its locks
+                log.warning("reading in this process: no reader process could start (%s)", exc)
+                self.workers = 0
 
     async def read(self, job: ReadJob) -> PageReading:
+        self.start()
         if self.workers <= 0:
             return read_page(job)
         try:
