@@ -220,8 +220,8 @@ class Tracker:
         self.store.save_target(dataclasses.replace(
             state, last_check=at, last_result="failed", last_error=reason, failures=failures,
             failure_kind=kind, incident=incident, incident_since=since))
-        log.info("%s: failed (%s), %d in a row", target.id, reason, failures)
-        return Outcome(target.id, "failed", reason, events)
+        log.debug("%s: failed (%s), %d in a row", target.id, reason, failures)
+        return Outcome(target.id, "failed", f"{reason}; {failures} in a row", events)
 
     def _recover(self, target: Target, state: TargetState, at: str) -> tuple[TargetState, int]:
         """A good answer ends the open incident (with a recovery message) and the failure run."""
