@@ -144,3 +144,38 @@ def test_health_is_one_line_and_fails_until_a_pass_completed(setup: dict) -> Non
     assert after.stdout.startswith("healthy: last pass ") and after.stdout.count("\n") == 1
     table = run_cli(*args[:1], *args[2:], cwd=setup["cwd"])  # type: ignore[arg-type]
     assert "Stancewatch status" in table.stdout and "acme-hk" in table.stdout
+
+
+def test_a_check_the_store_refuses_fails_the_pass_and_loses_nothing(pages: PageServer,
+                                                                    tmp_path: Path) -> None:
+    """One target's change cannot be written (the database refuses it): the other target's
+    alert still goes out, `check` exits non-zero naming the target, and once the store takes
+    writes again the next check records the change and alerts it, once."""
+    import sqlite3
+
+    urls = [pages.set(f"/{name}", page()) for name in ("good", "bad")]
+    config = write_config(tmp_path / "targets.yaml", [
+        {"id": f"acme-{name}", "company": "Acme", "url": url, "select": "main"}
+        for name, url in zip(("good", "bad"), urls, strict=True)])
+    setup = {"config": config, "state": tmp_path / "state", "cwd": tmp_path}
+    check(setup)
+    database = tmp_path / "state" / "stancewatch.db"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON snapshots WHEN NEW.target = "
+                   "'acme-bad' BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
+    for name in ("good", "bad"):
+        pages.set(f"/{name}", page(statement=PAUSED))
+    refused = run_cli("check", "--config", str(config), "--state", str(setup["state"]),
+                      cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "acme-bad: this check could not be recorded" in refused.stderr
+    assert "1 check(s) could not be recorded" in refused.stderr and "acme-bad" in refused.stderr
+    assert "Traceback" not in refused.stderr and "<main>" not in refused.stderr  # no page dump
+    assert "(acme-good): stance changed" in refused.stdout
+    assert "acme-bad" not in refused.stdout
+
+    with sqlite3.connect(database) as db:
+        db.execute("DROP TRIGGER refuse")
+    again = check(setup)
+    assert "(acme-bad): stance changed" in again.stdout
+    assert "acme-good" not in again.stdout  # already alerted: not twice
