@@ -88,6 +88,9 @@ def test_vocabulary_needles_change_no_result(topic_name: str) -> None:
     assert any(map(plain, texts)) and not all(map(plain, texts))
     assert relevance.flags(texts) == [plain(t) for t in texts]
     assert [relevance.matches(t) for t in texts] == [plain(t) for t in texts]
+    # Lower-casing "İ" makes two characters: passages after it must still be told apart.
+    shifted = ["İ" * 40 + " office.", "Hong Kong", "Our team.", "Data requests"]
+    assert relevance.flags(shifted) == [plain(t) for t in shifted]
     assert relevance.flags(["Hong Kong police ask.", "no Hong Kong", "Data requests"]) == [
         plain(t) for t in ["Hong Kong police ask.", "no Hong Kong", "Data requests"]]
 

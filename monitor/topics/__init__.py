@@ -65,8 +65,9 @@ class Relevance:
         all the texts finds. (A page has a hundred passages and the vocabulary thirty patterns:
         testing every pattern's needles against every passage was the cost of reading a page.)
         """
-        lowered = "\n".join(text.lower() for text in texts)
-        starts = list(accumulate((len(text) + 1 for text in texts[:-1]), initial=0))
+        lowers = [text.lower() for text in texts]  # lower() may change a length ("İ")
+        lowered = "\n".join(lowers)
+        starts = list(accumulate((len(low) + 1 for low in lowers[:-1]), initial=0))
 
         def hits(group: Group, among: set[int] | None = None) -> set[int]:
             found: set[int] = set()
