@@ -1,8 +1,8 @@
 """Scrapy's downloader, with its per-host concurrency limit kept in bursts.
 
-Scrapy 2.13 and later on the asyncio reactor start a slot's downloads as tasks, and a
-download counts as "transferring" (what the per-host limit is checked against) only when its
-task first runs. So when many requests reach a slot at once (a pass starting, or the queue
+Scrapy 2.19 (measured here; the move to coroutines began earlier) on the asyncio reactor
+starts a slot's downloads as tasks, and a download counts as "transferring" (what the
+per-host limit is checked against) only when its task first runs. So when many requests reach a slot at once (a pass starting, or the queue
 refilling after a download ends), `Downloader._process_queue` sees the slot free for every
 one of them and starts them all: a host got up to CONCURRENT_REQUESTS (128) requests at once
 instead of its `per_host_concurrency` of 16 (measured in Scrapy's own agent with the testbed's
