@@ -58,6 +58,7 @@ class Step:
     page: FetchedPage
     at: str
     fault: Problem | None
+    same_bytes: str | None = None  # "not_modified" or "unchanged": nothing to read
     job: ReadJob | None = None
 
 
@@ -115,7 +116,9 @@ class Tracker:
         need reading first (`step.job`), here or in a reader process (monitor/reading.py)."""
         target = self.targets[page.target_id]
         step = Step(target, page, now_text(), answer_problem(page))
-        if step.fault is not None or self._same_bytes(page) is not None:
+        if step.fault is None:
+            step.same_bytes = self._same_bytes(page)
+        if step.fault is not None or step.same_bytes is not None:
             return step
         known = self.states.get(target.id)
         settled = known is not None and known.settled
@@ -133,7 +136,7 @@ class Tracker:
             return self._commit(target, lambda state: self._failed(
                 target, state, page, at, kind, fault.reason))
         known = self.states.get(target.id)
-        result = self._same_bytes(page)
+        result = step.same_bytes
         if result is not None:
             if known is not None and known.settled:
                 return self._queue(target, page, at, result, dataclasses.replace(

@@ -57,10 +57,10 @@ class Relevance:
         return _any(self.exclude, text, text.lower())
 
     def matches(self, text: str) -> bool:
-        return self._matches(self, text, text.lower())
+        return self.flags([text])[0]
 
     def flags(self, texts: Sequence[str]) -> list[bool]:
-        """`matches` of each text, found the other way round: each pattern is searched only in
+        """Whether each text is relevant, found the other way round: each pattern is searched in
         the texts that contain one of its needles, which one pass of `str.find` per needle over
         all the texts finds. (A page has a hundred passages and the vocabulary thirty patterns:
         testing every pattern's needles against every passage was the cost of reading a page.)
@@ -83,14 +83,6 @@ class Relevance:
         subjects = hits(self.subjects)
         relevant |= hits(self.about, subjects - relevant) if subjects else set()
         return [index in relevant and index not in excluded for index in range(len(texts))]
-
-    @staticmethod
-    def _matches(vocabulary: Relevance, text: str, lowered: str) -> bool:
-        if _any(vocabulary.exclude, text, lowered):
-            return False
-        if _any(vocabulary.phrases, text, lowered):
-            return True
-        return _any(vocabulary.subjects, text, lowered) and _any(vocabulary.about, text, lowered)
 
 
 def _any(group: Group, text: str, lowered: str) -> bool:
