@@ -25,8 +25,12 @@ SHORT_KEY_LENGTH = 2
 PREFIX_LIMIT = 12
 # A pattern whose alternatives multiply beyond this is described by shorter prefixes.
 MAX_PREFIXES = 64
+# A character class of up to this many plain characters counts as alternatives ("[- ]").
+MAX_CLASS = 4
 
 _WORD = re.compile(r"\w+")
+# An inline flag group that turns on ignoring case ("(?i:...)"): needles as written would miss.
+_SCOPED_IGNORECASE = re.compile(r"\(\?[a-zA-Z]*i")
 
 
 def cue_prefixes(pattern: str) -> frozenset[str] | None:
@@ -39,16 +43,61 @@ def cue_prefixes(pattern: str) -> frozenset[str] | None:
     return prefixes
 
 
-def needles(pattern: str) -> frozenset[str] | None:
-    """Lower-cased literal text one piece of which every match contains; else None.
+def needles(pattern: str, lower: bool = True) -> frozenset[str] | None:
+    """Literal text one piece of which every match contains (lower-cased); else None.
 
     For a pattern matched ignoring case: a text whose lower-cased form contains none of them
-    cannot match. (`\\bHong\\s*Kong\\b|香港` gives "hong" and "香港".)
+    cannot match. (`\\bHong\\s*Kong\\b|香港` gives "hong" and "香港".) With `lower=False`,
+    for a pattern matched as written: the pieces are as written.
     """
     prefixes = _read(pattern, word_start=False)
     if not prefixes or min(map(len, prefixes)) < 1:
         return None
-    return frozenset(p.lower() for p in prefixes)
+    return frozenset(map(fold_case, prefixes)) if lower else prefixes
+
+
+def fold_case(text: str) -> str:
+    """`text` lower-cased the way `re` compares characters when ignoring case; same length.
+
+    str.lower() alone is not it: "İ" lowers to two characters (re compares it as "i"), and re
+    also takes "ı" for "i", "ſ" for "s" and a few Greek and Cyrillic letters for others: a
+    needle search in plain lower case would miss "POLıCE", which `(?i)police` matches.
+    """
+    if text.isascii():
+        return text.lower()
+    return text.translate(_SIMPLE_LOWER).lower().translate(_SAME_LETTER)
+
+
+def _same_letter() -> dict[int, int]:
+    """Each lower-case letter `re` takes for others when ignoring case -> one of its class."""
+    try:  # private, hence optional: without it the needles are as before, plain lower case
+        from re._casefix import _EXTRA_CASES  # noqa: PLC0415
+    except ImportError:
+        return {}
+    table = {code: min(code, *others) for code, others in _EXTRA_CASES.items()}
+    return {code: first for code, first in table.items() if code != first}
+
+
+_SIMPLE_LOWER = {0x130: "i"}  # "İ": str.lower() gives "i" and a combining dot
+_SAME_LETTER = _same_letter()
+
+
+class Screened:
+    """A regex behind a cheap test: a text holding none of its needles is never searched.
+
+    Python's `re` tries an alternation that starts with `\\b` at every position of the text;
+    a few `in` tests rule most texts out at a fraction of that. Matches are the regex's own.
+    """
+
+    def __init__(self, regex: re.Pattern[str]) -> None:
+        self.regex = regex
+        ignoring_case = regex.flags & re.IGNORECASE or _SCOPED_IGNORECASE.search(regex.pattern)
+        self.needles = None if ignoring_case else needles(regex.pattern, lower=False)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if self.needles is not None and not any(n in text for n in self.needles):
+            return None
+        return self.regex.search(text)
 
 
 def trie(words: Sequence[str]) -> str:
@@ -122,6 +171,9 @@ def _prefixes(items: list[Any], limit: int, sre: Any) -> set[str]:
     rest = items[1:]
     if op is sre.LITERAL:
         return {chr(value) + tail for tail in _prefixes(rest, limit - 1, sre)}
+    if op is sre.IN and len(value) <= MAX_CLASS and all(kind is sre.LITERAL for kind, _ in value):
+        tails = _prefixes(rest, limit - 1, sre)  # a small class is a branch: "law[- ]enf"
+        return {chr(code) + tail for _, code in value for tail in tails}
     if op is sre.SUBPATTERN:
         return _prefixes(list(value[-1]) + rest, limit, sre)
     if op is sre.BRANCH:

@@ -56,7 +56,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from monitor.prefixes import KEY_LENGTH, SHORT_KEY_LENGTH, cue_prefixes, trie
+from monitor.prefixes import KEY_LENGTH, SHORT_KEY_LENGTH, Screened, cue_prefixes, trie
 from monitor.records import STANCES, Reading
 from monitor.topics import Topic
 
@@ -138,9 +138,10 @@ class Rule:
 class Vocabulary:
     """A topic's `stances:` compiled once: scope, attribution, tense and the rules."""
 
-    place: re.Pattern[str]
-    about: re.Pattern[str]
-    anaphora: re.Pattern[str] | None
+    # Searched in every passage: screened by their needles first (prefixes.Screened).
+    place: Screened
+    about: Screened
+    anaphora: Screened | None
     heading_words: int
     heading_reach: int
     heading_min_priority: int
@@ -538,10 +539,12 @@ def compile_stances(raw: Mapping[str, Any], where: str = "topic") -> Vocabulary:
     place = _union(scope.get("place"), f"{where}: stances.scope.place")
     if place is None:
         raise StanceRulesError(f"{where}: stances.scope.place is required")
+    about = _union(scope.get("about"), f"{where}: stances.scope.about") or place
+    anaphora = _union(scope.get("anaphora"), f"{where}: stances.scope.anaphora")
     return Vocabulary(
-        place=place,
-        about=_union(scope.get("about"), f"{where}: stances.scope.about") or place,
-        anaphora=_union(scope.get("anaphora"), f"{where}: stances.scope.anaphora"),
+        place=Screened(place),
+        about=Screened(about),
+        anaphora=Screened(anaphora) if anaphora is not None else None,
         heading_words=int(scope.get("heading_words", 14)),
         heading_reach=int(scope.get("heading_reach", 3)),
         heading_min_priority=int(scope.get("heading_min_priority", 1)),

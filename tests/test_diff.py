@@ -16,8 +16,12 @@ def side(segments: tuple[Segment, ...], ops: str) -> list[str]:
     return [token for op, text in segments if op in ops for token in TOKENS.findall(text)]
 
 
+# White space a page's text may hold besides the plain space (the tokeniser splits at all).
+SPACES = [" ", " ", " ", "\t", "\u00a0", "\u2028", "\r", "\u3000", "  "]
+
+
 def random_text(rng: random.Random) -> str:
-    return "\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 6)))
+    return "\n".join(rng.choice(SPACES).join(rng.choice(WORDS) for _ in range(rng.randint(0, 6)))
                      for _ in range(rng.randint(1, 6)))
 
 

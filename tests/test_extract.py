@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,8 @@ def test_vocabulary_needles_change_no_result(topic_name: str) -> None:
     assert [relevance.matches(t) for t in texts] == [plain(t) for t in texts]
     # Lower-casing "İ" makes two characters: passages after it must still be told apart.
     shifted = ["İ" * 40 + " office.", "Hong Kong", "Our team.", "Data requests"]
+    # Letters `re` takes for others when ignoring case: the needles must find them too.
+    shifted += ["POLıCE REQUESTS", "the polİce", "ſubpoenas", "a court ORDER", "HKSAR"]
     assert relevance.flags(shifted) == [plain(t) for t in shifted]
     assert relevance.flags(["Hong Kong police ask.", "no Hong Kong", "Data requests"]) == [
         plain(t) for t in ["Hong Kong police ask.", "no Hong Kong", "Data requests"]]
@@ -126,3 +130,11 @@ def test_lxml_walk_cuts_the_lines_beautifulsoup_cuts(fragment: str) -> None:
     root = _parse(fragment)
     fast = _tree_lines(root) if root is not None else []
     assert fast == _lines(BeautifulSoup(fragment, "lxml"))
+
+
+def test_normalise_breaks_at_every_white_space_a_regex_would() -> None:
+    """normalise() splits with str.split(): it must fold the same characters as regex \\s."""
+    spaces = [c for c in map(chr, range(0x110000)) if re.fullmatch(r"\s", c)]
+    assert len(spaces) > 20
+    text = "a" + "b".join(spaces) + "c"
+    assert normalise(text) == re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.prefixes import cue_prefixes, needles
+from monitor.prefixes import Screened, cue_prefixes, needles
 from monitor.records import STANCES, Reading
 from monitor.stance import (
     TIER_HEADING,
@@ -23,6 +23,7 @@ from monitor.stance import (
     Vocabulary,
     compile_stances,
     cue_holds,
+    lower,
     own_voice,
     read_stance,
     scoped_sentences,
@@ -188,7 +189,8 @@ def test_cue_prefixes(pattern: str, expected: set[str] | None) -> None:
     ("pattern", "expected"),
     [
         (r"\bHong\s*Kong\b|\bHKSAR\b|香港", {"hong", "hksar", "香港"}),
-        (r"\blaw[- ]enforcement\b", {"law"}),
+        (r"\blaw[- ]enforcement\b", {"law-enforcem", "law enforcem"}),  # 12 characters at most
+        (r"\blaw[a-z]", {"law"}),  # a range is not a few characters
         (r"transparency report", {"transparency"}),  # no \b needed: a needle is a substring
         (r"\brequests?\b.{0,40}\bdata", {"request"}),
         (r"\b\w+ requests", None),  # may start with any word
@@ -198,6 +200,26 @@ def test_cue_prefixes(pattern: str, expected: set[str] | None) -> None:
 def test_needles(pattern: str, expected: set[str] | None) -> None:
     found = needles(pattern)
     assert (set(found) if found else None) == expected
+
+
+def test_screened_scope_patterns_change_no_result(topic: Topic) -> None:
+    """Scope patterns are searched only in passages holding one of their needles: every passage
+    of the case table is in scope exactly when a plain search says so."""
+    vocab = vocabulary(topic)
+    texts = [lower(p) for case in CASES for p in case["passages"]]
+    texts += ["the hk police", "hongkong", "requests from 香港", "no place here"]
+    for screened in (vocab.place, vocab.about, vocab.anaphora):
+        assert screened is not None and screened.needles
+        found = [screened.search(text) is not None for text in texts]
+        assert found == [screened.regex.search(text) is not None for text in texts]
+        assert any(found) and not all(found)
+
+
+def test_a_pattern_ignoring_case_is_never_screened() -> None:
+    """Needles are compared as written: a pattern that ignores case must always be searched."""
+    assert Screened(re.compile("(?i:hong) kong")).needles is None
+    assert Screened(re.compile("hong", re.IGNORECASE)).needles is None
+    assert Screened(re.compile("hong|hksar")).needles == {"hong", "hksar"}
 
 
 def test_word_start_index_changes_no_result(topic: Topic) -> None:

@@ -8,17 +8,17 @@ no stance vocabulary and only ever produces `section_changed`).
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
+import ahocorasick
 import yaml
 
-from monitor.prefixes import needles
+from monitor.prefixes import fold_case, needles
 
 TOPIC_DIR = Path(__file__).parent
 DEFAULT_TOPIC = "hong-kong-requests"
@@ -60,49 +60,82 @@ class Relevance:
         return self.flags([text])[0]
 
     def flags(self, texts: Sequence[str]) -> list[bool]:
-        """Whether each text is relevant, found the other way round: each pattern is searched in
-        the texts that contain one of its needles, which one pass of `str.find` per needle over
-        all the texts finds. (A page has a hundred passages and the vocabulary thirty patterns:
-        testing every pattern's needles against every passage was the cost of reading a page.)
-        """
-        lowers = [text.lower() for text in texts]  # lower() may change a length ("İ")
-        lowered = "\n".join(lowers)
-        starts = list(accumulate((len(low) + 1 for low in lowers[:-1]), initial=0))
-
-        def hits(group: Group, among: set[int] | None = None) -> set[int]:
-            found: set[int] = set()
-            for pattern in group:
-                places = _places(pattern, lowered, starts, len(texts))
-                for index in places if among is None else places & among:
-                    if index not in found and pattern.regex.search(texts[index]):
-                        found.add(index)
-            return found
-
-        excluded = hits(self.exclude)
-        relevant = hits(self.phrases)
-        subjects = hits(self.subjects)
-        relevant |= hits(self.about, subjects - relevant) if subjects else set()
-        return [index in relevant and index not in excluded for index in range(len(texts))]
+        """Whether each text is relevant. A text is searched only for the patterns one of whose
+        needles it contains, and one Aho-Corasick pass over it finds every needle of the
+        vocabulary: most passages hold none, and searching each pattern in each passage was
+        the cost of reading a page."""
+        index = _needle_index(self)
+        return [index.relevant(text) for text in texts]
 
 
 def _any(group: Group, text: str, lowered: str) -> bool:
     return any(pattern.found_in(text, lowered) for pattern in group)
 
 
-def _places(pattern: Pattern, lowered: str, starts: list[int], count: int) -> set[int]:
-    """Indexes of the texts (joined in `lowered`, starting at `starts`) holding a needle."""
-    if pattern.needles is None:
-        return set(range(count))
-    places: set[int] = set()
-    for needle in pattern.needles:
-        at = lowered.find(needle)
-        while at != -1:
-            index = bisect_right(starts, at) - 1
-            places.add(index)
-            # On to the next text: one occurrence is enough to search this one.
-            following = starts[index + 1] if index + 1 < count else len(lowered)
-            at = lowered.find(needle, following)
-    return places
+class _NeedleIndex:
+    """A vocabulary's needles in one automaton: where in a text each pattern may match.
+
+    pyahocorasick finds every needle in one pass over the text, which the standard library
+    cannot do (a regex alternation tries every needle at every position, `str.find` finds one
+    needle a pass). A needle is the literal start of its pattern's matches, so the pattern is
+    tried only there (`match`, not `search`): a failed search scanned the whole passage.
+    """
+
+    def __init__(self, relevance: Relevance) -> None:
+        groups = (relevance.exclude, relevance.phrases, relevance.subjects, relevance.about)
+        patterns = [pattern for group in groups for pattern in group]
+        self.regexes = [pattern.regex for pattern in patterns]
+        bounds = list(accumulate(map(len, groups), initial=0))
+        self.exclude, self.phrases, self.subjects, self.about = (
+            tuple(range(start, end)) for start, end in pairwise(bounds))
+        # A pattern without needles may match anywhere: it is searched in every text.
+        self.anywhere = frozenset(i for i, p in enumerate(patterns) if p.needles is None)
+        holders: dict[str, list[int]] = {}
+        for number, pattern in enumerate(patterns):
+            for needle in pattern.needles or ():
+                holders.setdefault(needle, []).append(number)
+        self.automaton: ahocorasick.Automaton | None = None
+        if holders:
+            self.automaton = ahocorasick.Automaton()
+            for needle, numbers in holders.items():
+                self.automaton.add_word(needle, (len(needle) - 1, tuple(numbers)))
+            self.automaton.make_automaton()
+
+    def starts(self, text: str) -> dict[int, list[int]]:
+        """Pattern number -> the places in `text` where one of its needles starts."""
+        places: dict[int, list[int]] = {}
+        if self.automaton is not None:
+            # fold_case keeps the length: places in the folded text are places in `text`.
+            for end, (back, numbers) in self.automaton.iter(fold_case(text)):
+                for number in numbers:
+                    places.setdefault(number, []).append(end - back)
+        return places
+
+    def relevant(self, text: str) -> bool:
+        """The Relevance rule, trying each pattern only where it may match."""
+        places = self.starts(text)
+        if not places and not self.anywhere:
+            return False
+
+        def hit(group: tuple[int, ...]) -> bool:
+            for number in group:
+                if number in self.anywhere:
+                    if self.regexes[number].search(text):
+                        return True
+                elif number in places:
+                    match = self.regexes[number].match
+                    if any(match(text, at) for at in places[number]):
+                        return True
+            return False
+
+        if hit(self.exclude):
+            return False
+        return hit(self.phrases) or (hit(self.subjects) and hit(self.about))
+
+
+@cache
+def _needle_index(relevance: Relevance) -> _NeedleIndex:
+    return _NeedleIndex(relevance)
 
 
 @dataclass(frozen=True)
