@@ -21,21 +21,50 @@ def word_diff(old: str, new: str) -> tuple[Segment, ...]:
     """Segments that turn `old` into `new`; passages stay on their own lines."""
     old_lines, new_lines = _lines(old), _lines(new)
     segments: list[Segment] = []
-    lines = SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    # The lines both texts start and end with are set aside first, as git's diff does: a page
+    # usually changes in a passage or two, and SequenceMatcher's cost grows with the lines
+    # it is given. Lines are compared as strings: a string keeps its hash, a tuple of words is
+    # hashed word by word at every comparison.
+    head = _common_head(old_lines, new_lines)
+    tail = _common_head(old_lines[head:][::-1], new_lines[head:][::-1])
+    _append_text(segments, "=", "".join(old_lines[:head]))
+    middle_old = old_lines[head:len(old_lines) - tail]
+    middle_new = new_lines[head:len(new_lines) - tail]
+    lines = SequenceMatcher(None, middle_old, middle_new, autojunk=False)
     for tag, i1, i2, j1, j2 in lines.get_opcodes():
-        a = [token for line in old_lines[i1:i2] for token in line]
         if tag == "equal":
-            _append(segments, "=", a)
+            _append_text(segments, "=", "".join(middle_old[i1:i2]))
         else:
-            _diff_words(segments, a, [token for line in new_lines[j1:j2] for token in line])
+            _diff_words(segments, _tokens(middle_old[i1:i2]), _tokens(middle_new[j1:j2]))
+    _append_text(segments, "=", "".join(old_lines[len(old_lines) - tail:]))
     return tuple(segments)
 
 
-def _lines(text: str) -> list[tuple[str, ...]]:
-    """The text's word tokens, line by line, each line but the last ending in a "\n" token."""
+def _common_head(a: list[str], b: list[str]) -> int:
+    """How many lines `a` and `b` start with alike."""
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+def _lines(text: str) -> list[str]:
+    """The text's lines as its tokens joined: words by one space, a "\\n" ending each line
+    but the last. (str.split() breaks at exactly what \\s matches: the words of TOKENS.)"""
     *lines, last = text.split("\n")
-    # str.split() breaks at exactly what \s matches: the tokens of TOKENS, at a third the cost.
-    return [(*line.split(), "\n") for line in lines] + [tuple(last.split())]
+    return [" ".join(line.split()) + "\n" for line in lines] + [" ".join(last.split())]
+
+
+def _tokens(lines: list[str]) -> list[str]:
+    """The tokens of joined lines: their words, and "\\n" where a line ends in one."""
+    tokens: list[str] = []
+    for line in lines:
+        tokens.extend(line.split())
+        if line.endswith("\n"):
+            tokens.append("\n")
+    return tokens
 
 
 def _diff_words(segments: list[Segment], a: list[str], b: list[str]) -> None:
@@ -51,7 +80,10 @@ def _diff_words(segments: list[Segment], a: list[str], b: list[str]) -> None:
 
 
 def _append(segments: list[Segment], op: str, tokens: list[str]) -> None:
-    text = _join(tokens)
+    _append_text(segments, op, _join(tokens))
+
+
+def _append_text(segments: list[Segment], op: str, text: str) -> None:
     if not text:
         return
     if segments and segments[-1][0] == op:

@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import ahocorasick
 import cssselect
 from lxml import etree
 from parsel import Selector
@@ -302,8 +303,8 @@ def _parse(fragment: str) -> etree._Element | None:
 
 def _clean_in_lxml(fragment: str, selectors: Sequence[str], dropped: list[str]) -> str:
     """Remove what the selectors match from the fragment; return it as HTML again."""
-    found: dict[str, bool] = {}  # words looked for in this fragment: each one scan only
-    selectors = [css for css in selectors if _may_match(css, fragment, found)]
+    present = _words_in(fragment, tuple(selectors))
+    selectors = [css for css in selectors if _may_match(css, present)]
     if not selectors:  # the usual case for a selected part: nothing to parse or remove
         return fragment
     root = _parse(fragment)
@@ -321,22 +322,36 @@ def _clean_in_lxml(fragment: str, selectors: Sequence[str], dropped: list[str]) 
     return etree.tostring(root, method="html", encoding="unicode")
 
 
-def _may_match(css: str, html: str, found: dict[str, bool]) -> bool:
-    """False when `css` cannot match anything in this HTML: a word it needs is missing.
+def _may_match(css: str, present: frozenset[str]) -> bool:
+    """False when `css` cannot match anything in the HTML: a word it needs is not `present`.
 
     A quick test that saves most XPath runs: a tag matched needs "<tag" in the HTML, a class,
     id, attribute name or value needs its text there (lxml writes them out verbatim; words
-    with characters it would escape are not relied on). `found` remembers what was looked for.
+    with characters it would escape are not relied on).
     """
     groups = _needles(css)
-    return groups is None or any(all(_has(html, word, found) for word in words)
-                                 for words in groups)
+    return groups is None or any(all(word in present for word in words) for words in groups)
 
 
-def _has(html: str, word: str, found: dict[str, bool]) -> bool:
-    if word not in found:
-        found[word] = word in html
-    return found[word]
+def _words_in(html: str, selectors: tuple[str, ...]) -> frozenset[str]:
+    """The words the selectors' matches need that occur in the HTML: one pass over it
+    (pyahocorasick) instead of one `in` scan per word, which was half the cost of cleaning."""
+    automaton = _word_automaton(selectors)
+    if automaton is None:
+        return frozenset()
+    return frozenset(word for _, word in automaton.iter(html))
+
+
+@cache
+def _word_automaton(selectors: tuple[str, ...]) -> ahocorasick.Automaton | None:
+    words = {word for css in selectors for words in _needles(css) or () for word in words}
+    if not words:
+        return None
+    automaton = ahocorasick.Automaton()
+    for word in words:
+        automaton.add_word(word, word)
+    automaton.make_automaton()
+    return automaton
 
 
 @cache
