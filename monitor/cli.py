@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
@@ -24,6 +24,7 @@ from monitor.store import Store, StoreError
 
 if TYPE_CHECKING:
     from monitor.config import Config
+    from monitor.configcache import StatusTarget
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("stancewatch")
@@ -299,22 +300,52 @@ def report(config: str | None, state: str | None, out: str) -> None:
 def status(config: str | None, state: str | None, as_json: bool, health: bool) -> None:
     """Each target: last check, last result, current stance, open incidents, pending alerts."""
     settings = load_settings(config, state)
-    cfg = load_config(settings.config_path)
     from monitor.views import health_problem, print_status, status_document
 
-    with open_store(settings) as store:
-        document = status_document(cfg, store)
+    with _status_store(settings) as (store, targets):
+        document = status_document(targets, store)
     if as_json:
         click.echo(json.dumps(document, indent=2))
     elif not health:  # a health check (Docker's, every half minute) wants one line, not a table
         print_status(document)
     if health:
-        trouble = health_problem(cfg, document)
+        trouble = health_problem(targets, document)
         if trouble:
             raise UserError(f"unhealthy: {trouble}")
         if not as_json:
             click.echo(f"healthy: last pass {document.get('last_pass') or '-'}, "
                        f"{len(document['targets'])} target(s)")
+
+
+@contextmanager
+def _status_store(settings: Settings) -> Iterator[tuple[Store, Sequence[StatusTarget]]]:
+    """The store and the config's targets as `status` needs them: from the store's cache of
+    the validated config when the file is unchanged, so that neither pydantic nor validation
+    is paid (monitor/configcache.py); else validated as every command does, then cached.
+
+    A config error comes before any state problem and creates no state, as when the config is
+    validated first: the cache is looked up only in a state that already opens."""
+    from monitor.configcache import cache_key, cached_targets, remember_targets
+
+    key = cache_key(settings.config_path)
+    store = None
+    if key is not None:
+        try:
+            store = Store.open(settings.state_dir, create=False)
+        except StoreError:  # no state yet, or an unusable one: said after the config's check
+            store = None
+    try:
+        targets = cached_targets(store, key) if store is not None and key is not None else None
+        if targets is None:
+            targets = load_config(settings.config_path).targets
+            if store is None:
+                store = Store.open(settings.state_dir)
+            if key is not None:
+                remember_targets(store, key, settings.config_path, targets)
+        yield store, targets
+    finally:
+        if store is not None:
+            store.close()
 
 
 # --- reread and try ----------------------------------------------------------------------

@@ -31,6 +31,9 @@ DB_NAME = "stancewatch.db"
 SCHEMA_VERSION = 2
 # A crashed or concurrent writer holds the lock briefly; wait rather than fail.
 BUSY_TIMEOUT_MS = 30_000
+# A cache write waits this long at most for a lock, then gives up (the next run tries again).
+CACHE_WRITE_TIMEOUT_MS = 200
+CONFIG_CACHE = "config_cache"  # the meta row of `save_config_cache`
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -223,6 +226,38 @@ class Store:
             raise
         else:
             self.db.execute("COMMIT")
+
+    # --- the config cache (for `status`) ---------------------------------------------------
+
+    def config_cache(self, key: str) -> Any | None:
+        """What `save_config_cache` last stored, if it was stored under `key`; else None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?",
+                              (CONFIG_CACHE,)).fetchone()
+        if row is None:
+            return None
+        try:
+            entry = json.loads(row["value"])
+        except ValueError:
+            return None
+        if not isinstance(entry, dict) or entry.get("key") != key:
+            return None
+        return entry.get("value")
+
+    def save_config_cache(self, key: str, value: Any) -> bool:
+        """Keep one JSON value under `key`, replacing any earlier one. Best effort: False when
+        the state cannot be written now (read-only, locked by a pass, disk full), without
+        waiting long for a lock: the cache only saves the next reader some time."""
+        text = json.dumps({"key": key, "value": value})
+        try:
+            self.db.execute(f"PRAGMA busy_timeout={CACHE_WRITE_TIMEOUT_MS}")
+            try:
+                self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                                "DO UPDATE SET value = excluded.value", (CONFIG_CACHE, text))
+            finally:
+                self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except sqlite3.Error:
+            return False
+        return True
 
     # --- targets and checks --------------------------------------------------------------
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from monitor.config import Config
+    from monitor.configcache import StatusTarget
 
 HISTORY_COLUMNS = ("change_id", "detected_at", "target", "company", "kind", "old_stance",
                    "new_stance", "note", "url")
@@ -223,13 +224,14 @@ def print_change(store: Store, change: Change) -> None:
     print("\n".join(lines))
 
 
-def status_document(cfg: Config, store: Store) -> dict[str, Any]:
+def status_document(targets: Sequence[StatusTarget], store: Store) -> dict[str, Any]:
+    """Each target of the config (validated, or as cached for `status`) with its state."""
     states = store.target_states()
     pending = store.pending_counts()
-    targets = []
-    for target in cfg.targets:
+    rows = []
+    for target in targets:
         state = states.get(target.id)
-        targets.append({
+        rows.append({
             "id": target.id, "company": target.company, "url": target.url,
             "schedule": target.schedule, "topic": target.topic,
             "last_check": state.last_check if state else None,
@@ -241,7 +243,7 @@ def status_document(cfg: Config, store: Store) -> dict[str, Any]:
             "pending_alerts": pending.get(target.id, 0),
         })
     return {"generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "last_pass": store.last_check_time(), "targets": targets,
+            "last_pass": store.last_check_time(), "targets": rows,
             "pending_alerts": sum(pending.values())}
 
 
@@ -267,13 +269,13 @@ def _status_row(t: dict[str, Any]) -> tuple[Text, ...]:
             Text(str(t["pending_alerts"]) if t["pending_alerts"] else "-"))
 
 
-def health_problem(cfg: Config, document: dict[str, Any]) -> str | None:
+def health_problem(targets: Sequence[StatusTarget], document: dict[str, Any]) -> str | None:
     """Checks have stopped when no pass completed for twice the shortest interval."""
     last = document.get("last_pass")
     if not last:
         return "no check has completed yet"
     at = datetime.fromisoformat(last.replace("Z", "+00:00"))
-    limit = timedelta(seconds=2 * shortest_interval([t.schedule for t in cfg.targets]))
+    limit = timedelta(seconds=2 * shortest_interval([t.schedule for t in targets]))
     if datetime.now(UTC) - at > limit:
         return f"the last check was at {last[:19]}Z, more than {limit} ago"
     return None
