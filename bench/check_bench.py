@@ -156,12 +156,19 @@ def bench_size(pages: int, args: argparse.Namespace, work: Path) -> list[Run]:
 
 
 def command_runs(config: Path, state: Path, pages: int, env: dict[str, str]) -> list[Run]:
-    """The read-only commands on the state the passes left: status, history, show."""
+    """The read-only commands on the state the passes left: status (the table, --json and
+    --health), history, show. A first, unmeasured `status` validates the config and caches it
+    in the state, as the first one after an edit does: the runs measured are the later ones."""
     base = ["--config", str(config), "--state", str(state)]
     listing = subprocess.run([*STANCEWATCH, "history", "--format", "json", *base], env=env,
                              capture_output=True, text=True, cwd=HERE.parent)
+    subprocess.run([*STANCEWATCH, "status", "--json", *base], env=env, capture_output=True,
+                   cwd=HERE.parent)
     changes = json.loads(listing.stdout or "[]")
-    runs = [measure("status --json", [*STANCEWATCH, "status", "--json", *base], pages, env=env),
+    runs = [measure("status", [*STANCEWATCH, "status", *base], pages, env=env),
+            measure("status --json", [*STANCEWATCH, "status", "--json", *base], pages, env=env),
+            measure("status --health", [*STANCEWATCH, "status", "--health", *base], pages,
+                    env=env),
             measure("history", [*STANCEWATCH, "history", *base], pages, env=env)]
     if changes:
         runs.append(measure("show", [*STANCEWATCH, "show", changes[0]["change_id"], *base],
