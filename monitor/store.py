@@ -200,8 +200,11 @@ class Store:
             connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             connection.executescript(SCHEMA)
             _add_missing_columns(connection)
-            connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
-                               (str(SCHEMA_VERSION),))
+            # Written only when missing: a write waits for any pass that is writing, and
+            # reading commands (status, Docker's health check, history) must not.
+            if connection.execute("SELECT 1 FROM meta WHERE key = 'schema'").fetchone() is None:
+                connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
+                                   (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise StoreError(_explain(path, exc)) from None
         except OSError as exc:

@@ -211,3 +211,31 @@ def test_a_narrow_terminal_gets_every_column_and_every_word(
     body = lines[[line[0] for line in lines].index("┡") + 1:-1]
     result_cells = " ".join(line.split("│")[4].strip() for line in body).split()
     assert " ".join(result_cells).count("failed: " + LONG_ERROR) == 1
+
+
+def test_reading_commands_do_not_wait_for_a_pass_that_is_writing(
+        site: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass holds the database's write lock while it records; status, history and a health
+    check only read, so they answer at once instead of queueing behind it (or failing)."""
+    from click.testing import CliRunner
+
+    from monitor import store as store_module
+    from monitor.cli import main
+
+    args = ["--config", str(site["config"]), "--state", str(site["state"])]
+    assert CliRunner().invoke(main, ["status", "--json", *args]).exit_code == 0  # cache kept
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 300)  # a lock is not waited out
+    writer = sqlite3.connect(site["state"] / store_module.DB_NAME, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE targets SET stance = 'resumed' WHERE id = 'beta-hk'")
+        for command in (["status", "--json"], ["status", "--health"], ["history"]):
+            result = CliRunner().invoke(main, [*command, *args])
+            assert "locked" not in result.output, command
+            assert result.exit_code in (0, 1), (command, result.output)
+        document = json.loads(CliRunner().invoke(main, ["status", "--json", *args]).output)
+        stances = {t["id"]: t["stance"] for t in document["targets"]}
+        assert stances["beta-hk"] == "paused"  # what was committed, not the pass's write
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
