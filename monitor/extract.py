@@ -522,11 +522,12 @@ class _LineCutter:
             text = "" if joined.isspace() else normalise(joined)
             if text:
                 link_only = bool(self.link_parts) and normalise("".join(self.link_parts)) == text
+                # The line keeps this list: the next line's links go into a new one.
                 self.lines.append(_Line(text, self.hrefs, self.heading, link_only))
+                self.hrefs = []
             self.parts = []
             self.link_parts = []
-        if self.hrefs:
-            self.hrefs = []
+        self.hrefs.clear()
         self.heading = False
 
 

@@ -138,3 +138,14 @@ def test_normalise_breaks_at_every_white_space_a_regex_would() -> None:
     assert len(spaces) > 20
     text = "a" + "b".join(spaces) + "c"
     assert normalise(text) == re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def test_a_line_keeps_only_its_own_links() -> None:
+    """A link without text (an icon) after a line belongs to no line: its address must not
+    make the line before it about the topic."""
+    html = ("<main><p>We build phones for everyone.</p>"
+            "<p><a href='/law-enforcement'><img src='badge.png'></a></p>"
+            "<p>Phones are great for everyone.</p>"
+            "<p>Read the <a href='/law-enforcement-guidelines'>guidelines</a>.</p></main>")
+    result = extract(html, [], [], load_topic("hong-kong-requests"))
+    assert result.relevant == ("Read the guidelines.",)
