@@ -20,8 +20,9 @@ from monitor.extract import (
     normalise,
     watched_part,
 )
+from monitor.prefixes import needles
 from monitor.records import Extraction
-from monitor.topics import load_topic
+from monitor.topics import Pattern, Relevance, load_topic
 
 CASES_DIR = Path(__file__).parent / "cases"
 CASES: list[dict[str, Any]] = yaml.safe_load(
@@ -149,3 +150,23 @@ def test_a_line_keeps_only_its_own_links() -> None:
             "<p>Read the <a href='/law-enforcement-guidelines'>guidelines</a>.</p></main>")
     result = extract(html, [], [], load_topic("hong-kong-requests"))
     assert result.relevant == ("Read the guidelines.",)
+
+
+def test_relevance_rule_with_patterns_without_needles() -> None:
+    """A pattern whose matches start with no fixed text is searched in every text, and the rule
+    (a phrase, or a subject and an `about`, never an exclusion) holds as a plain search says."""
+    def group(*patterns: str) -> tuple[Pattern, ...]:
+        return tuple(Pattern(re.compile(p, re.IGNORECASE),
+                             tuple(sorted(needles(p) or ())) or None) for p in patterns)
+
+    relevance = Relevance(phrases=group(r"\d+ subpoenas", r"\bwarrants?\b"),
+                          subjects=group(r"\bpolice\b", r"(?:the|a)\s+court"),
+                          about=group(r"\w+ed data\b", r"\brequests?\b"),
+                          exclude=group(r"\bcivil\b", r".{0,3}private"))
+    assert relevance.phrases[0].needles is None and relevance.exclude[1].needles is None
+    texts = ["12 subpoenas", "a warrant", "The police requested data", "the  court requests",
+             "Police requests", "CİVİL warrant", "private warrants", "a Court shared data",
+             "the court said", "no match here", "POLıCE REQUESTS"]
+    expected = [True, True, True, True, True, False, False, True, False, False, True]
+    assert relevance.flags(texts) == expected
+    assert [relevance.excluded(t) for t in texts][5:7] == [True, True]

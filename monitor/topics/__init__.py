@@ -26,15 +26,16 @@ DEFAULT_TOPIC = "hong-kong-requests"
 
 @dataclass(frozen=True)
 class Pattern:
-    """One pattern of a topic's vocabulary, matched ignoring case, with its needles: lower-cased
-    text one piece of which every match contains (None: unknown). A `str in str` test for the
-    needles costs a fraction of a regex search, and most passages contain none of them."""
+    """One pattern of a topic's vocabulary, matched ignoring case, with its needles: the text
+    every match starts with, one of them, case-folded (prefixes.fold_case; None: unknown). A
+    `str in str` test for the needles costs a fraction of a regex search, and most passages
+    contain none of them."""
 
     regex: re.Pattern[str]
     needles: tuple[str, ...] | None  # sorted: the repr is part of extraction's fingerprint
 
     def found_in(self, text: str, lowered: str) -> bool:
-        """Whether the pattern matches `text` (`lowered` is `text.lower()`)."""
+        """Whether the pattern matches `text` (`lowered` is `fold_case(text)`)."""
         if self.needles is not None and not any(n in lowered for n in self.needles):
             return False
         return self.regex.search(text) is not None
@@ -54,7 +55,7 @@ class Relevance:
     exclude: Group = ()
 
     def excluded(self, text: str) -> bool:
-        return _any(self.exclude, text, text.lower())
+        return _any(self.exclude, text, fold_case(text))
 
     def matches(self, text: str) -> bool:
         return self.flags([text])[0]
