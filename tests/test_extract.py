@@ -137,8 +137,11 @@ def test_normalise_breaks_at_every_white_space_a_regex_would() -> None:
     """normalise() splits with str.split(): it must fold the same characters as regex \\s."""
     spaces = [c for c in map(chr, range(0x110000)) if re.fullmatch(r"\s", c)]
     assert len(spaces) > 20
-    text = "a" + "b".join(spaces) + "c"
-    assert normalise(text) == re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+    texts = ["a" + "b".join(spaces) + "c", " a b", "a b ", "a  b", "a b c", "", " ", "ab"]
+    texts += [f"a{space}b" for space in spaces] + [f"{space}a" for space in spaces]
+    for text in texts:
+        expected = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+        assert normalise(text) == expected, repr(text)
 
 
 def test_a_line_keeps_only_its_own_links() -> None:
