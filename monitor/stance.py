@@ -293,7 +293,8 @@ def mask_quotations(text: str, attribution: re.Pattern[str] | None) -> str:
 
 def is_heading(passage: str, max_words: int) -> bool:
     """A short passage without a full stop: a heading (an FAQ question counts)."""
-    words = len(passage.split())
+    # Counted up to just past the longest heading: a paragraph is not split word by word.
+    words = len(passage.split(None, max_words * 2 + 1))
     stripped = passage.rstrip("\"') ")
     if stripped.endswith("?"):
         return words <= max_words * 2

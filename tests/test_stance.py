@@ -23,6 +23,7 @@ from monitor.stance import (
     Vocabulary,
     compile_stances,
     cue_holds,
+    is_heading,
     lower,
     own_voice,
     read_stance,
@@ -276,3 +277,13 @@ REALISTIC_PAGE = (
     "Figures cover six-month periods.",
     "Report archive",
 )
+
+
+@pytest.mark.parametrize("count", [0, 1, 13, 14, 15, 27, 28, 29, 30, 60])
+@pytest.mark.parametrize("ending", ["", "?", ".", '?" '])
+def test_a_heading_is_counted_in_words_around_its_limits(count: int, ending: str) -> None:
+    """Up to 14 words without a full stop, 28 for a question; a long paragraph is none."""
+    passage = " ".join(["word"] * count) + ending
+    limit = 28 if ending.strip(' "') == "?" else 14
+    expected = count <= limit and ending != "."
+    assert is_heading(passage, 14) is expected
