@@ -7,7 +7,9 @@ the topic's vocabulary, the stance read, and the word diff against the baseline'
 Also shown: how much of the passages' time the topic's vocabulary takes (its regexes over each
 passage), the fault check the tracker runs first (pagecheck) and, for an unchanged page, the
 digest of the watched part that lets the tracker skip the rest. Times are CPU (thread time),
-printed, never asserted.
+printed, never asserted. Two calibration lines come last: lxml parsing the page and a fixed
+loop of plain Python, work this repository does not change. On a shared machine they move
+with its state (by half, from one hour to the next here): compare them before comparing runs.
 
     python bench/read_bench.py [--pages 200]
 """
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from lxml import etree
 from pagefarm import CHANGE_EVERY, TOKEN, page_html
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -60,12 +63,25 @@ def read_one(index: int, topic: Topic) -> dict[str, float]:
     _, diff = timed(word_diff, old.relevant_text, new.relevant_text)
     same, digest = timed(watched_part, unchanged, (), ())
     _, hashing = timed(same.digest, topic)
+    _, parse = timed(etree.fromstring, after, etree.HTMLParser())
+    _, loop = timed(_python_loop)
     return {"fault check (pagecheck)": fault, "select + clean (lxml)": select,
             "passages + relevance": passages,
             "  of which topic vocabulary (regexes)": vocabulary, "stance": stance,
             "word diff": diff,
             "reading a changed page": select + passages + stance + diff,
-            "unchanged: watched-part digest": digest + hashing}
+            "unchanged: watched-part digest": digest + hashing,
+            "calibration: lxml parses the page": parse,
+            "calibration: a fixed Python loop": loop}
+
+
+def _python_loop() -> int:
+    """Fixed work in plain Python: dict, string and call overhead, as reading has."""
+    counts: dict[str, int] = {}
+    for number in range(2000):
+        word = str(number % 97)
+        counts[word] = counts.get(word, 0) + len(word)
+    return sum(counts.values())
 
 
 def main() -> int:
