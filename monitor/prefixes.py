@@ -17,6 +17,8 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import ahocorasick_rs
+
 # Three letters tell most words apart ("req" is no cue, "res" may be); a cue that starts with a
 # two-letter word ("do", "no") is keyed by two.
 KEY_LENGTH = 3
@@ -29,6 +31,8 @@ MAX_PREFIXES = 64
 MAX_CLASS = 4
 
 _WORD = re.compile(r"\w+")
+# Lone surrogates, which Rust strings (ahocorasick_rs) cannot hold.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # An inline flag group that turns on ignoring case ("(?i:...)"): needles as written would miss.
 _SCOPED_IGNORECASE = re.compile(r"\(\?[a-zA-Z]*i")
 
@@ -179,3 +183,17 @@ def _prefixes(items: list[Any], limit: int, sre: Any) -> set[str]:
     if op is sre.BRANCH:
         return {p for branch in value[1] for p in _prefixes(list(branch) + rest, limit, sre)}
     return {""}  # anything else ends the literal part
+
+
+def find_needles(automaton: ahocorasick_rs.AhoCorasick, text: str) -> list[tuple[int, int, int]]:
+    """Every needle of the automaton in `text`, overlaps included: (needle, start, end), with
+    start and end in characters of `text`, as Python counts them.
+
+    A lone surrogate (text decoded with "surrogateescape") counts as U+FFFD, which keeps the
+    length: no needle is a surrogate, and ahocorasick_rs refuses such text.
+    """
+    try:
+        return automaton.find_matches_as_indexes(text, overlapping=True)
+    except UnicodeEncodeError:
+        return automaton.find_matches_as_indexes(_SURROGATE.sub("\ufffd", text),
+                                                 overlapping=True)

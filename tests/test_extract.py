@@ -98,6 +98,9 @@ def test_vocabulary_needles_change_no_result(topic_name: str) -> None:
     assert relevance.flags(shifted) == [plain(t) for t in shifted]
     assert relevance.flags(["Hong Kong police ask.", "no Hong Kong", "Data requests"]) == [
         plain(t) for t in ["Hong Kong police ask.", "no Hong Kong", "Data requests"]]
+    # Places after wide characters, and a lone surrogate (which the automaton cannot take).
+    odd = ["😀香港 police requested data", "x\ud800 Hong Kong police requests", "\udcff"]
+    assert relevance.flags(odd) == [plain(t) for t in odd] == [True, True, False]
 
 
 EMPTY = WatchedPart(())

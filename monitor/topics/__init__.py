@@ -15,10 +15,10 @@ from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 import yaml
 
-from monitor.prefixes import fold_case, needles
+from monitor.prefixes import find_needles, fold_case, needles
 
 TOPIC_DIR = Path(__file__).parent
 DEFAULT_TOPIC = "hong-kong-requests"
@@ -76,7 +76,7 @@ def _any(group: Group, text: str, lowered: str) -> bool:
 class _NeedleIndex:
     """A vocabulary's needles in one automaton: where in a text each pattern may match.
 
-    pyahocorasick finds every needle in one pass over the text, which the standard library
+    ahocorasick_rs finds every needle in one pass over the text, which the standard library
     cannot do (a regex alternation tries every needle at every position, `str.find` finds one
     needle a pass). A needle is the literal start of its pattern's matches, so the pattern is
     tried only there (`match`, not `search`): a failed search scanned the whole passage.
@@ -95,21 +95,21 @@ class _NeedleIndex:
         for number, pattern in enumerate(patterns):
             for needle in pattern.needles or ():
                 holders.setdefault(needle, []).append(number)
-        self.automaton: ahocorasick.Automaton | None = None
+        # Needle number -> the patterns it starts.
+        self.holders = [tuple(numbers) for numbers in holders.values()]
+        self.automaton: ahocorasick_rs.AhoCorasick | None = None
         if holders:
-            self.automaton = ahocorasick.Automaton()
-            for needle, numbers in holders.items():
-                self.automaton.add_word(needle, (len(needle) - 1, tuple(numbers)))
-            self.automaton.make_automaton()
+            self.automaton = ahocorasick_rs.AhoCorasick(list(holders))
 
     def starts(self, text: str) -> dict[int, list[int]]:
         """Pattern number -> the places in `text` where one of its needles starts."""
         places: dict[int, list[int]] = {}
         if self.automaton is not None:
+            holders = self.holders
             # fold_case keeps the length: places in the folded text are places in `text`.
-            for end, (back, numbers) in self.automaton.iter(fold_case(text)):
-                for number in numbers:
-                    places.setdefault(number, []).append(end - back)
+            for needle, start, _ in find_needles(self.automaton, fold_case(text)):
+                for number in holders[needle]:
+                    places.setdefault(number, []).append(start)
         return places
 
     def relevant(self, text: str) -> bool:
