@@ -442,10 +442,12 @@ def _relevance(passages: list[_Line], topic: Topic) -> list[bool]:
     match, the whole section counts; when most of the page's do, the whole page does. Tables
     of figures count in any section that is about the topic: they are its numbers.
     """
-    direct = topic.relevance.flags([p.text + " " + " ".join(p.hrefs) for p in passages])
+    texts = [p.text + " " + " ".join(p.hrefs) for p in passages]
+    verdicts = topic.relevance.judge(texts, [len(p.text) for p in passages])
+    direct = [verdict.relevant for verdict in verdicts]
     statements = [i for i, p in enumerate(passages) if p.body]
     if statements and _share(direct, statements) >= DENSE_PAGE:
-        return [not topic.relevance.excluded(p.text) for p in passages]
+        return [not verdict.excluded for verdict in verdicts]
     flags = list(direct)
     for section in _sections(passages):
         body = [i for i in section if passages[i].body]
@@ -453,7 +455,7 @@ def _relevance(passages: list[_Line], topic: Topic) -> list[bool]:
         about = any(direct[i] for i in section)
         for i in section:
             if dense or (about and passages[i].figures):
-                flags[i] = not topic.relevance.excluded(passages[i].text)
+                flags[i] = not verdicts[i].excluded
     return flags
 
 
@@ -526,10 +528,16 @@ class _LineCutter:
                 # The line keeps this list: the next line's links go into a new one.
                 self.lines.append(_Line(text, self.hrefs, self.heading, link_only))
                 self.hrefs = []
-            self.parts = []
-            self.link_parts = []
+            # Cleared in place: _tree_lines holds these two lists.
+            self.parts.clear()
+            self.link_parts.clear()
         self.hrefs.clear()
         self.heading = False
+
+    @property
+    def pending(self) -> bool:
+        """Whether flush() has anything to do."""
+        return bool(self.parts or self.hrefs or self.heading)
 
 
 def _lines(soup: BeautifulSoup) -> list[_Line]:
@@ -565,27 +573,45 @@ def _tree_lines(root: etree._Element) -> list[_Line]:
     after it in `.tail`, and BeautifulSoup files the text inside the elements of
     `SKIPPED_TEXT` under its own string classes, which `_lines` leaves out.
     tests/test_extract.py holds both walkers to the same lines.
+
+    The walk is lxml's iterwalk, a loop rather than a recursion, with the cutter's work for
+    text and elements written out here: calls per element were a fifth of reading a page.
     """
     cut = _LineCutter()
-
-    def walk(node: etree._Element, in_link: bool, skipped: bool) -> None:
-        if node.text and not skipped:
-            cut.text(node.text, in_link)
-        for child in node:
-            tag = child.tag
-            if isinstance(tag, str):  # not a comment or a processing instruction
-                block = cut.element(tag, child.get("role"), child.get("href"))
-                walk(child, in_link or tag == "a", skipped or tag in SKIPPED_TEXT)
-                if block:
+    parts, link_parts = cut.parts, cut.link_parts
+    links = 0  # <a> elements open around the text
+    skipped = 0  # SKIPPED_TEXT elements open around it
+    blocks: list[bool] = []  # for each open element, whether it ends the line around it
+    for event, node in etree.iterwalk(root, events=("start", "end", "comment", "pi")):
+        if event == "start":
+            tag = node.tag
+            role = node.get("role")
+            block = tag in BLOCK_TAGS or role in BLOCK_ROLES
+            if block and cut.pending:
+                cut.flush()
+            if tag == "a":
+                links += 1
+                href = node.get("href")
+                if href:
+                    cut.hrefs.append(href)
+            if tag in HEADING_TAGS or role == "heading":
+                cut.heading = True
+            if tag in SKIPPED_TEXT:
+                skipped += 1
+            blocks.append(block)
+            text = node.text
+        else:
+            if event == "end":  # comments and processing instructions only have a tail
+                if blocks.pop() and cut.pending:
                     cut.flush()
-            if child.tail and not skipped:
-                cut.text(child.tail, in_link)
-
-    if isinstance(root.tag, str):
-        block = cut.element(root.tag, root.get("role"), root.get("href"))
-        walk(root, root.tag == "a", root.tag in SKIPPED_TEXT)
-        if block:
-            cut.flush()
+                tag = node.tag
+                links -= tag == "a"
+                skipped -= tag in SKIPPED_TEXT
+            text = node.tail if node is not root else None
+        if text and not skipped:
+            parts.append(text)
+            if links:
+                link_parts.append(text)
     cut.flush()
     return cut.lines
 
@@ -628,7 +654,8 @@ def _merge_fragments(lines: list[_Line]) -> list[_Line]:
         if _is_fragment(line.text):
             run.append(line)
         else:
-            close_run()
+            if run:
+                close_run()
             merged.append(line)
     close_run()
     return merged

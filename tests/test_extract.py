@@ -98,6 +98,17 @@ def test_vocabulary_needles_change_no_result(topic_name: str) -> None:
     assert relevance.flags(shifted) == [plain(t) for t in shifted]
     assert relevance.flags(["Hong Kong police ask.", "no Hong Kong", "Data requests"]) == [
         plain(t) for t in ["Hong Kong police ask.", "no Hong Kong", "Data requests"]]
+    # Judged with links after the text: relevant by the whole, excluded by the text alone.
+    def excluded(text: str) -> bool:
+        return any(p.regex.search(text) for p in relevance.exclude)
+
+    links = ["", " /civil-matters", " hong kong police requests", " civil matters", " /x"]
+    pairs = [(t, link) for t in texts[:300] for link in links]
+    judged = relevance.judge([t + link for t, link in pairs], [len(t) for t, _ in pairs])
+    assert [v.relevant for v in judged] == [plain(t + link) for t, link in pairs]
+    assert [v.excluded for v in judged] == [excluded(t) for t, _ in pairs]
+    assert any(v.excluded for v in judged) and any(v.relevant for v in judged)
+    assert any(plain(t) != plain(t + link) for t, link in pairs)
     # Places after wide characters, and a lone surrogate (which the automaton cannot take).
     odd = ["😀香港 police requested data", "x\ud800 Hong Kong police requests", "\udcff"]
     assert relevance.flags(odd) == [plain(t) for t in odd] == [True, True, False]

@@ -11,9 +11,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import accumulate, pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import ahocorasick_rs
 import yaml
@@ -27,18 +26,11 @@ DEFAULT_TOPIC = "hong-kong-requests"
 @dataclass(frozen=True)
 class Pattern:
     """One pattern of a topic's vocabulary, matched ignoring case, with its needles: the text
-    every match starts with, one of them, case-folded (prefixes.fold_case; None: unknown). A
-    `str in str` test for the needles costs a fraction of a regex search, and most passages
-    contain none of them."""
+    every match starts with, one of them, case-folded (prefixes.fold_case; None: unknown).
+    Finding the needles costs a fraction of a regex search, and most passages contain none."""
 
     regex: re.Pattern[str]
     needles: tuple[str, ...] | None  # sorted: the repr is part of extraction's fingerprint
-
-    def found_in(self, text: str, lowered: str) -> bool:
-        """Whether the pattern matches `text` (`lowered` is `fold_case(text)`)."""
-        if self.needles is not None and not any(n in lowered for n in self.needles):
-            return False
-        return self.regex.search(text) is not None
 
 
 Group = tuple[Pattern, ...]
@@ -55,22 +47,34 @@ class Relevance:
     exclude: Group = ()
 
     def excluded(self, text: str) -> bool:
-        return _any(self.exclude, text, fold_case(text))
+        return self.judge([text], [len(text)])[0].excluded
 
     def matches(self, text: str) -> bool:
         return self.flags([text])[0]
 
     def flags(self, texts: Sequence[str]) -> list[bool]:
-        """Whether each text is relevant. A text is searched only for the patterns one of whose
-        needles it contains, and one Aho-Corasick pass over it finds every needle of the
-        vocabulary: most passages hold none, and searching each pattern in each passage was
-        the cost of reading a page."""
+        """Whether each text is relevant."""
+        return [verdict.relevant for verdict in self.judge(texts, list(map(len, texts)))]
+
+    def judge(self, texts: Sequence[str], own: Sequence[int]) -> list[Verdict]:
+        """Whether the rule finds each text relevant, and whether an exclusion matches its
+        first `own` characters: a passage is judged with its links' addresses after its text,
+        and excluded by its text alone.
+
+        A text is searched only for the patterns one of whose needles it contains, and one
+        Aho-Corasick pass over it finds every needle of the vocabulary: most passages hold
+        none, and searching each pattern in each passage was the cost of reading a page.
+        """
         index = _needle_index(self)
-        return [index.relevant(text) for text in texts]
+        return [index.judge(text, end) for text, end in zip(texts, own, strict=True)]
 
 
-def _any(group: Group, text: str, lowered: str) -> bool:
-    return any(pattern.found_in(text, lowered) for pattern in group)
+class Verdict(NamedTuple):
+    relevant: bool
+    excluded: bool
+
+
+EXCLUDE, PHRASE, SUBJECT, ABOUT = range(4)  # the groups, in the order _NeedleIndex numbers them
 
 
 class _NeedleIndex:
@@ -79,16 +83,15 @@ class _NeedleIndex:
     ahocorasick_rs finds every needle in one pass over the text, which the standard library
     cannot do (a regex alternation tries every needle at every position, `str.find` finds one
     needle a pass). A needle is the literal start of its pattern's matches, so the pattern is
-    tried only there (`match`, not `search`): a failed search scanned the whole passage.
+    tried only there (`match`, not `search`): a failed search scanned the whole passage. Only
+    the patterns whose needles were found are looked at: most passages hold few or none.
     """
 
     def __init__(self, relevance: Relevance) -> None:
         groups = (relevance.exclude, relevance.phrases, relevance.subjects, relevance.about)
         patterns = [pattern for group in groups for pattern in group]
         self.regexes = [pattern.regex for pattern in patterns]
-        bounds = list(accumulate(map(len, groups), initial=0))
-        self.exclude, self.phrases, self.subjects, self.about = (
-            tuple(range(start, end)) for start, end in pairwise(bounds))
+        self.group = [number for number, group in enumerate(groups) for _ in group]
         # A pattern without needles may match anywhere: it is searched in every text.
         self.anywhere = frozenset(i for i, p in enumerate(patterns) if p.needles is None)
         holders: dict[str, list[int]] = {}
@@ -112,26 +115,43 @@ class _NeedleIndex:
                     places.setdefault(number, []).append(start)
         return places
 
-    def relevant(self, text: str) -> bool:
-        """The Relevance rule, trying each pattern only where it may match."""
+    def judge(self, text: str, own: int) -> Verdict:
+        """The Relevance rule over `text`, and the exclusions over its first `own` characters.
+
+        Patterns are tried in the order of their groups (exclusions, phrases, subjects,
+        `about`) and no further than the rule needs.
+        """
         places = self.starts(text)
         if not places and not self.anywhere:
-            return False
+            return Verdict(False, False)
+        found = [False] * 4  # by group: EXCLUDE, PHRASE, SUBJECT, ABOUT
+        excluded = False
+        for number in sorted(places.keys() | self.anywhere) if self.anywhere else sorted(places):
+            group = self.group[number]
+            at = places.get(number)  # None: a pattern without needles
+            if group == EXCLUDE:
+                if not excluded:
+                    excluded = self._hit(number, text, at, own)
+                if not found[EXCLUDE]:
+                    found[EXCLUDE] = excluded if own == len(text) else self._hit(
+                        number, text, at, len(text))
+                continue
+            if found[EXCLUDE] or found[PHRASE] or (group == ABOUT and not found[SUBJECT]):
+                break  # decided: excluded, a phrase, or no subject for an `about`
+            if not found[group]:
+                found[group] = self._hit(number, text, at, len(text))
+            if found[SUBJECT] and found[ABOUT]:
+                break
+        relevant = not found[EXCLUDE] and (found[PHRASE] or (found[SUBJECT] and found[ABOUT]))
+        return Verdict(relevant, excluded)
 
-        def hit(group: tuple[int, ...]) -> bool:
-            for number in group:
-                if number in self.anywhere:
-                    if self.regexes[number].search(text):
-                        return True
-                elif number in places:
-                    match = self.regexes[number].match
-                    if any(match(text, at) for at in places[number]):
-                        return True
-            return False
-
-        if hit(self.exclude):
-            return False
-        return hit(self.phrases) or (hit(self.subjects) and hit(self.about))
+    def _hit(self, number: int, text: str, at: list[int] | None, end: int) -> bool:
+        """Whether pattern `number` matches `text[:end]` (at one of the places `at`)."""
+        regex = self.regexes[number]
+        if at is None:
+            return regex.search(text, 0, end) is not None
+        match = regex.match
+        return any(match(text, place, end) for place in at)
 
 
 @cache
