@@ -1,6 +1,6 @@
 """HTML -> the watched part's passages -> the relevant text. Pure: values in, values out.
 
-Steps: select the watched part with lxml (parsel, Scrapy's fast selectors) and drop scripts and
+Steps: select the watched part with lxml (Scrapy's fast selectors) and drop scripts and
 other never-content subtrees there; remove `ignore` selectors, navigation, cookie/consent
 banners and hidden elements (in lxml, or in BeautifulSoup when a selector needs soupsieve);
 cut the text into lines at block elements (from lxml's tree, which is the tree BeautifulSoup
@@ -17,15 +17,16 @@ import os
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ahocorasick_rs
 import cssselect
 from lxml import etree
-from parsel import Selector
+from parsel import css2xpath
 
 from monitor.prefixes import find_needles
 from monitor.records import Extraction
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 # Subtrees that are never page content; removed in lxml before BeautifulSoup sees the fragment.
 NEVER_CONTENT = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
                  "canvas", "video", "audio", "picture", "img", "link", "meta", "head")
-NEVER_CONTENT_XPATH = " | ".join(f"descendant-or-self::{tag}" for tag in NEVER_CONTENT)
+_NEVER_CONTENT = etree.XPath(" | ".join(f"descendant-or-self::{tag}" for tag in NEVER_CONTENT))
 # Chrome around the content: navigation, forms, banners and widgets.
 CHROME_SELECTORS = (
     "nav", "form", "button", "select", "input", "textarea", "dialog",
@@ -81,6 +82,9 @@ BLOCK_TAGS = frozenset((
 ))
 BLOCK_ROLES = frozenset(("row", "cell", "gridcell", "columnheader", "rowheader", "heading",
                          "listitem", "term", "definition", "paragraph", "table", "list"))
+# A watched part whose root is one of these is cut into lines where it is, in the page's tree:
+# its HTML, parsed again on its own, gives the same lines (tests/test_extract.py).
+WALKED_IN_PLACE = BLOCK_TAGS | {"span", "font", "b", "i", "em", "strong", "small", "label"}
 HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 # BeautifulSoup keeps the text inside these apart from the page's text (ruby annotations and
 # code), and so does the lxml walk.
@@ -142,31 +146,66 @@ def normalise(text: str) -> str:
 
 
 def select_fragments(html: str, select: Sequence[str]) -> list[str] | None:
-    """The watched part's HTML, scripts and other never-content removed; None if select fails.
+    """The watched part's HTML, scripts and other never-content removed; None if select fails."""
+    chosen = _chosen(html, select)
+    return None if chosen is None else [_html_of(node) for node in chosen]
 
-    Done in lxml through parsel because BeautifulSoup over a whole page costs ten times as much.
+
+def _chosen(html: str, select: Sequence[str]) -> list[etree._Element] | None:
+    """The watched part's elements in the page's lxml tree, with never-content removed; None
+    if `select` matches nothing (or, without it, the page has no content element).
+
+    Selected in lxml with Scrapy's selectors (parsel's CSS-to-XPath translation): BeautifulSoup
+    over a whole page costs ten times as much.
     """
-    root = Selector(text=html)
+    root = _page_root(html)
+    if root is None:
+        return None
     if select:
-        chosen = [node for css in select for node in root.css(css)]
+        chosen = [node for css in select for node in _select(css)(root)]
     else:  # find the content ourselves: the page's main part when it marks one
-        chosen = next((found for css in MAIN_CONTENT if (found := root.css(css))), [])
+        chosen = next((found for css in MAIN_CONTENT if (found := _select(css)(root))), [])
+    chosen = [node for node in chosen if isinstance(node, etree._Element)]
     if not chosen:
         return None
-    fragments = []
     for node in chosen:
-        for junk in node.xpath(NEVER_CONTENT_XPATH):
-            junk.drop()
-        fragments.append(node.get())
-    return fragments
+        for junk in _NEVER_CONTENT(node):
+            _drop(junk)
+    return chosen
+
+
+def _page_root(html: str) -> etree._Element | None:
+    """The page's lxml tree, read as HTML whatever it declares.
+
+    As parsel reads a page (NUL characters removed, bytes in UTF-8, no limits on depth or text
+    size), except that a page starting with an XML declaration is HTML too: parsel reads it
+    as XML, where an XHTML page's elements carry a namespace no CSS selector names and one
+    stray "&" loses text.
+    """
+    body = html.strip().replace("\x00", "").encode("utf-8", "replace") or b"<html/>"
+    parser = etree.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
+    try:
+        return etree.fromstring(body, parser=parser)
+    except etree.XMLSyntaxError:
+        return None
+
+
+def _html_of(node: etree._Element) -> str:
+    """An element's HTML without the text after it, as parsel's Selector.get() writes it."""
+    return etree.tostring(node, method="html", encoding="unicode", with_tail=False)
+
+
+@lru_cache(maxsize=1024)  # the config's selectors
+def _select(css: str) -> etree.XPath:
+    return etree.XPath(css2xpath(css))
 
 
 @dataclass(frozen=True)
 class WatchedPart:
-    """The watched part of a page, cleaned and ready for BeautifulSoup to cut into lines.
+    """The watched part of a page, cleaned and ready to be cut into lines.
 
     Equal fragments under equal rules give an equal extraction: the tracker compares
-    `digest()` with the last one to skip BeautifulSoup on pages whose watched part is unchanged
+    `digest()` with the last one to skip the rest on pages whose watched part is unchanged
     (rotating tokens, nonces and timestamps outside it, or inside `ignore`).
     """
 
@@ -174,6 +213,10 @@ class WatchedPart:
     dropped: tuple[str, ...] = ()
     # Removals left to BeautifulSoup, in order, when lxml cannot do them exactly alike.
     soup_selectors: tuple[str, ...] = ()
+    # For each fragment, a tree that cuts into the lines `_parse(fragment)` cuts into, when one
+    # is at hand (None: parse the fragment): the element in the page's tree, or the fragment's
+    # tree left by cleaning. Parsing the fragment again was a tenth of reading a page.
+    trees: tuple[etree._Element | None, ...] = field(default=(), compare=False, repr=False)
 
     def digest(self, topic: Topic) -> str:
         """A fingerprint of what extraction reads, its rules included (this module's code and
@@ -193,15 +236,25 @@ def watched_part(html: str, select: Sequence[str], ignore: Sequence[str]) -> Wat
     same fragment). Selectors whose meaning could differ there (pseudo-classes, attributes
     HTML compares case-insensitively) keep every removal in BeautifulSoup, as before.
     """
-    fragments = select_fragments(html, select)
-    if fragments is None:
+    chosen = _chosen(html, select)
+    if chosen is None:
         return None
+    fragments = [_html_of(node) for node in chosen]
     selectors = _removal_selectors(ignore, whole_page=not select)
     if not all(_same_in_lxml(css) for css in ignore):
         return WatchedPart(tuple(fragments), soup_selectors=selectors)
     dropped: list[str] = []
-    cleaned = [_clean_in_lxml(fragment, selectors, dropped) for fragment in fragments]
-    return WatchedPart(tuple(cleaned), tuple(dropped))
+    cleaned: list[str] = []
+    trees: list[etree._Element | None] = []
+    for node, fragment in zip(chosen, fragments, strict=True):
+        tree = _clean_in_lxml(fragment, selectors, dropped)
+        if tree is None:  # nothing to remove: the fragment as it is
+            cleaned.append(fragment)
+            trees.append(node if node.tag in WALKED_IN_PLACE else None)
+        else:
+            cleaned.append(etree.tostring(tree, method="html", encoding="unicode"))
+            trees.append(tree)
+    return WatchedPart(tuple(cleaned), tuple(dropped), trees=tuple(trees))
 
 
 def extract(html: str, select: Sequence[str], ignore: Sequence[str], topic: Topic) -> Extraction:
@@ -220,7 +273,7 @@ def extract_part(part: WatchedPart, topic: Topic) -> Extraction:
     """
     lines: list[_Line] = []
     dropped: list[str] = list(part.dropped)
-    for fragment in part.fragments:
+    for fragment, tree in zip_longest(part.fragments, part.trees):
         if part.soup_selectors:
             # Imported here: most passes never need it (a tenth of a second).
             from bs4 import BeautifulSoup
@@ -229,7 +282,7 @@ def extract_part(part: WatchedPart, topic: Topic) -> Extraction:
             dropped.extend(_remove_chrome(soup, part.soup_selectors))
             lines.extend(_lines(soup))
         else:
-            root = _parse(fragment)
+            root = tree if tree is not None else _parse(fragment)
             lines.extend(_tree_lines(root) if root is not None else ())
     kept = [line for line in _drop_link_lists(lines, dropped) if not _is_timestamp(line, dropped)]
     passages = _merge_fragments(kept)
@@ -304,15 +357,17 @@ def _parse(fragment: str) -> etree._Element | None:
         return None
 
 
-def _clean_in_lxml(fragment: str, selectors: Sequence[str], dropped: list[str]) -> str:
-    """Remove what the selectors match from the fragment; return it as HTML again."""
+def _clean_in_lxml(fragment: str, selectors: Sequence[str],
+                   dropped: list[str]) -> etree._Element | None:
+    """The fragment's tree with what the selectors match removed; None when nothing can match
+    (the fragment stays as it is)."""
     present = _words_in(fragment, tuple(selectors))
     selectors = [css for css in selectors if _may_match(css, present)]
     if not selectors:  # the usual case for a selected part: nothing to parse or remove
-        return fragment
+        return None
     root = _parse(fragment)
     if root is None:  # nothing to parse: nothing to remove either
-        return fragment
+        return None
     for css in selectors:
         page_chrome = css in PAGE_CHROME_SELECTORS
         for element in _xpath(css)(root):
@@ -322,7 +377,7 @@ def _clean_in_lxml(fragment: str, selectors: Sequence[str], dropped: list[str]) 
             if text:
                 dropped.append(text)
             _drop(element)
-    return etree.tostring(root, method="html", encoding="unicode")
+    return root
 
 
 def _may_match(css: str, present: frozenset[str]) -> bool:

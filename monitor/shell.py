@@ -103,7 +103,7 @@ def _shell_sign(html: str, extraction: Extraction, select: Sequence[str],
     them: the browser marked what was still visibly loading and counted script errors
     (monitor/crawl/render.py), so only those count, and an empty mount point is read as the
     page having nothing to say unless its scripts failed."""
-    root = Selector(text=html)
+    root = Selector(text=html, type="html")  # as extraction reads it, XML declaration or not
     watched = _watched(root, select)
     if rendered:
         if any(part.xpath(f"descendant-or-self::*[@{LOADING_MARK}]") for part in watched):
@@ -136,7 +136,7 @@ def _script_errors(root: Selector) -> int:
 
 
 def _matches(html: str, css: str) -> bool:
-    return bool(Selector(text=html).css(css))
+    return bool(Selector(text=html, type="html").css(css))
 
 
 def _watched(root: Selector, select: Sequence[str]) -> list[Selector]:

@@ -12,6 +12,7 @@ import yaml
 from bs4 import BeautifulSoup
 
 from monitor.extract import (
+    WALKED_IN_PLACE,
     WatchedPart,
     _lines,
     _parse,
@@ -145,6 +146,52 @@ def test_lxml_walk_cuts_the_lines_beautifulsoup_cuts(fragment: str) -> None:
     root = _parse(fragment)
     fast = _tree_lines(root) if root is not None else []
     assert fast == _lines(BeautifulSoup(fragment, "lxml"))
+
+
+@pytest.mark.parametrize("tag", sorted(WALKED_IN_PLACE))
+def test_a_part_walked_in_place_cuts_the_lines_of_its_html(tag: str) -> None:
+    """Lines are cut from the watched element in the page's tree when its tag allows (or from
+    the tree cleaning left): its HTML, parsed again on its own (what the digest and
+    BeautifulSoup see), gives the same lines, wherever the element stands and whatever it
+    holds."""
+    contexts = ["<div>{}</div>", "<table><tr>{}</tr></table>", "<ul>{}</ul>", "<p>{}</p>",
+                "<a href='/out'>{}</a>", "{}", "<main> x {} y </main>"]
+    compared = 0
+    for inner in TRICKY_FRAGMENTS:
+        for context in contexts:
+            page = "<html><body>{}</body></html>".format(
+                context.format(f"<{tag} class=watched>{inner}</{tag}>"))
+            if tag in ("html", "body"):  # the page's own
+                page = f"<html><body>{context.format(inner)}".replace(f"<{tag}>",
+                                                                       f"<{tag} class=watched>")
+            part = watched_part(page, [".watched"], [])
+            if part is None:  # the parser moved it elsewhere (a <td> outside a table)
+                continue
+            for fragment, tree in zip(part.fragments, part.trees, strict=True):
+                if tree is None:
+                    continue
+                again = _parse(fragment)
+                assert _tree_lines(tree) == (_tree_lines(again) if again is not None else [])
+                compared += tree.tag == tag  # else the tree cleaning left (also held to it)
+    assert compared >= len(contexts)
+
+
+def test_a_page_with_an_xml_declaration_reads_as_html() -> None:
+    """An XHTML page that declares itself XML is read like any page: its <main> is found
+    (no namespace gets in the way) and a stray "&" loses no text."""
+    body = ("<body><nav><a href='/'>Home</a> <a href='/m'>Menu</a></nav><main><p>We have "
+            "paused all requests from Hong Kong authorities.</p><p>Data & more</p></main>"
+            "<footer>Copyright</footer></body>")
+    xhtml = ('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD '
+             'XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+             f'<html xmlns="http://www.w3.org/1999/xhtml"><head><title>T</title></head>{body}'
+             "</html>")
+    topic = load_topic("hong-kong-requests")
+    plain = extract(f"<html><head><title>T</title></head>{body}</html>", [], [], topic)
+    assert plain.passages == ("We have paused all requests from Hong Kong authorities.",
+                              "Data & more")
+    assert extract(xhtml, [], [], topic) == plain
+    assert extract(xhtml, ["main"], [], topic).passages == plain.passages
 
 
 def test_normalise_breaks_at_every_white_space_a_regex_would() -> None:
