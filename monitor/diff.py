@@ -52,9 +52,21 @@ def _common_head(a: list[str], b: list[str]) -> int:
 
 def _lines(text: str) -> list[str]:
     """The text's lines as its tokens joined: words by one space, a "\\n" ending each line
-    but the last. (str.split() breaks at exactly what \\s matches: the words of TOKENS.)"""
+    but the last."""
     *lines, last = text.split("\n")
-    return [" ".join(line.split()) + "\n" for line in lines] + [" ".join(last.split())]
+    return [_words(line) + "\n" for line in lines] + [_words(last)]
+
+
+def _words(line: str) -> str:
+    """The line's words (the tokens of TOKENS) joined by single spaces.
+
+    str.split() breaks at exactly what \\s matches. Extracted text is already in this form
+    (single spaces, no other white space, which is all unprintable): it is returned as it is,
+    at a third of the cost of splitting it.
+    """
+    if line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " ":
+        return line
+    return " ".join(line.split())
 
 
 def _tokens(lines: list[str]) -> list[str]:

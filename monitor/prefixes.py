@@ -99,9 +99,12 @@ class Screened:
         self.needles = None if ignoring_case else needles(regex.pattern, lower=False)
 
     def search(self, text: str) -> re.Match[str] | None:
-        if self.needles is not None and not any(n in text for n in self.needles):
-            return None
-        return self.regex.search(text)
+        if self.needles is None:
+            return self.regex.search(text)
+        for needle in self.needles:  # a loop: any() over a generator cost more than the tests
+            if needle in text:
+                return self.regex.search(text)
+        return None
 
 
 def trie(words: Sequence[str]) -> str:

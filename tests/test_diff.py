@@ -41,6 +41,9 @@ def test_the_diff_spells_out_both_texts(seed: int) -> None:
         segments = word_diff(old, new)
         assert side(segments, "=-") == TOKENS.findall(old)
         assert side(segments, "=+") == TOKENS.findall(new)
+        # Words are joined by single spaces whatever white space the texts held.
+        for _, text in segments:
+            assert text == "\n".join(" ".join(line.split()) for line in text.split("\n"))
 
 
 def test_a_changed_word_is_all_that_is_marked() -> None:
