@@ -589,11 +589,6 @@ class _LineCutter:
         self.hrefs.clear()
         self.heading = False
 
-    @property
-    def pending(self) -> bool:
-        """Whether flush() has anything to do."""
-        return bool(self.parts or self.hrefs or self.heading)
-
 
 def _lines(soup: BeautifulSoup) -> list[_Line]:
     """Cut the soup's text into lines at block elements."""
@@ -642,7 +637,7 @@ def _tree_lines(root: etree._Element) -> list[_Line]:
             tag = node.tag
             role = node.get("role")
             block = tag in BLOCK_TAGS or role in BLOCK_ROLES
-            if block and cut.pending:
+            if block and (parts or cut.hrefs or cut.heading):  # else flush() has nothing to do
                 cut.flush()
             if tag == "a":
                 links += 1
@@ -657,7 +652,7 @@ def _tree_lines(root: etree._Element) -> list[_Line]:
             text = node.text
         else:
             if event == "end":  # comments and processing instructions only have a tail
-                if blocks.pop() and cut.pending:
+                if blocks.pop() and (parts or cut.hrefs or cut.heading):
                     cut.flush()
                 tag = node.tag
                 links -= tag == "a"
