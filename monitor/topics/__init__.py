@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -66,7 +67,8 @@ class Relevance:
         none, and searching each pattern in each passage was the cost of reading a page.
         """
         index = _needle_index(self)
-        return [index.judge(text, end) for text, end in zip(texts, own, strict=True)]
+        return [index.judge(text, end, places)
+                for text, end, places in zip(texts, own, index.places(texts), strict=True)]
 
 
 class Verdict(NamedTuple):
@@ -75,6 +77,8 @@ class Verdict(NamedTuple):
 
 
 EXCLUDE, PHRASE, SUBJECT, ABOUT = range(4)  # the groups, in the order _NeedleIndex numbers them
+# Joins the texts of a page for one pass of the automaton (no needle holds it).
+SEPARATOR = "\x00"
 
 
 class _NeedleIndex:
@@ -103,25 +107,37 @@ class _NeedleIndex:
         self.automaton: ahocorasick_rs.AhoCorasick | None = None
         if holders:
             self.automaton = ahocorasick_rs.AhoCorasick(list(holders))
+        if any(SEPARATOR in needle for needle in holders):
+            raise ValueError("a vocabulary pattern holds a NUL character")
 
-    def starts(self, text: str) -> dict[int, list[int]]:
-        """Pattern number -> the places in `text` where one of its needles starts."""
-        places: dict[int, list[int]] = {}
-        if self.automaton is not None:
-            holders = self.holders
-            # fold_case keeps the length: places in the folded text are places in `text`.
-            for needle, start, _ in find_needles(self.automaton, fold_case(text)):
-                for number in holders[needle]:
-                    places.setdefault(number, []).append(start)
+    def places(self, texts: Sequence[str]) -> list[dict[int, list[int]]]:
+        """For each text, pattern number -> the places where one of its needles starts.
+
+        One pass over all the texts, joined by a character no needle holds: a call per
+        passage cost more than the pass.
+        """
+        places: list[dict[int, list[int]]] = [{} for _ in texts]
+        if self.automaton is None or not texts:
+            return places
+        # fold_case keeps the length: places in the folded text are places in the text.
+        joined = fold_case(SEPARATOR.join(texts))
+        starts = list(accumulate((len(text) + 1 for text in texts), initial=0))
+        holders = self.holders
+        current = 0
+        for needle, start, _ in find_needles(self.automaton, joined):
+            while start >= starts[current + 1]:
+                current += 1
+            offset = start - starts[current]
+            for number in holders[needle]:
+                places[current].setdefault(number, []).append(offset)
         return places
 
-    def judge(self, text: str, own: int) -> Verdict:
+    def judge(self, text: str, own: int, places: dict[int, list[int]]) -> Verdict:
         """The Relevance rule over `text`, and the exclusions over its first `own` characters.
 
         Patterns are tried in the order of their groups (exclusions, phrases, subjects,
         `about`) and no further than the rule needs.
         """
-        places = self.starts(text)
         if not places and not self.anywhere:
             return Verdict(False, False)
         found = [False] * 4  # by group: EXCLUDE, PHRASE, SUBJECT, ABOUT
