@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from monitor.logs import setup_logging
 from monitor.settings import ConfigError, Settings, load_settings
 from monitor.store import Store, StoreError
 
@@ -69,35 +70,6 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def setup_logging(verbose: bool, quiet: bool, settings: Settings | None = None) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
-                                           "%Y-%m-%dT%H:%M:%S"))
-    if settings is not None:
-        handler.addFilter(SecretFilter(settings.secrets()))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
-    log.setLevel(level)
-
-
-class SecretFilter(logging.Filter):
-    """Last line of defence: a secret that reaches a log record is blanked out."""
-
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        super().__init__()
-        self.secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "[redacted]")
-            record.msg, record.args = message, None
-        return True
-
-
 @contextmanager
 def open_store(settings: Settings, create: bool = True) -> Iterator[Store]:
     store = Store.open(settings.state_dir, create=create)
@@ -143,7 +115,7 @@ def check(config: str | None, state: str | None, target_ids: tuple[str, ...], ve
           quiet: bool) -> None:
     """One pass over the targets (or the named ones), then exit."""
     settings = load_settings(config, state)
-    setup_logging(verbose, quiet, settings)
+    setup_logging(verbose, quiet, settings.secrets())
     cfg = load_config(settings.config_path)
     targets = select_targets(cfg, target_ids)
     from monitor.checking import StateBusy, check_pass, state_lock
@@ -182,7 +154,7 @@ def run(config: str | None, state: str | None, verbose: bool, quiet: bool) -> No
     """Check each target on its own schedule until SIGTERM or SIGINT; SIGHUP reloads the
     config."""
     settings = load_settings(config, state)
-    setup_logging(verbose, quiet, settings)
+    setup_logging(verbose, quiet, settings.secrets())
     cfg = load_config(settings.config_path)
     from monitor.checking import StateBusy
     from monitor.schedule import run_scheduler
@@ -403,7 +375,7 @@ def demo(state: str | None, out: str | None, console: bool, verbose: bool) -> No
     """An offline walkthrough: sample pages served locally change while checks run; prints the
     alerts and builds the report."""
     settings = load_settings(None, state)  # for Slack only; the demo picks its own state
-    setup_logging(verbose, not verbose, settings)
+    setup_logging(verbose, not verbose, settings.secrets())
     from monitor.demo.walkthrough import DemoError, run_demo
 
     try:

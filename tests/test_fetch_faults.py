@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,22 @@ def test_a_state_directory_that_cannot_be_created_gets_a_clear_message(tmp_path:
                      cwd=tmp_path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "state" in result.stderr
+
+
+def test_an_unreachable_site_is_one_warning_not_a_traceback(tmp_path: Path) -> None:
+    """Cron mails whatever `check -q` prints: a site that refuses connections is the pass's
+    own warning for the target, not Scrapy's retries and robots.txt traceback; -v shows those."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = write_config(tmp_path / "t.yaml", [
+        {"id": "down", "company": "Down", "url": f"http://127.0.0.1:{port}/page"}])
+    quiet = run_cli("check", "-q", "--config", str(config), "--state", str(tmp_path / "s"),
+                    cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "down: failed (connection refused" in quiet.stderr
+    assert "Traceback" not in quiet.stderr and "robots.txt" not in quiet.stderr
+    assert len(quiet.stderr.strip().splitlines()) == 1
+    verbose = run_cli("check", "-v", "--config", str(config), "--state", str(tmp_path / "s"),
+                      cwd=tmp_path)
+    assert "robots.txt" in verbose.stderr and "Gave up retrying" in verbose.stderr
