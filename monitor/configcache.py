@@ -13,6 +13,8 @@ written again. Other commands validate every time.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,9 @@ HERE = Path(__file__).resolve().parent
 # The modules that shape a validated config, and this one (the cached fields). The topic
 # files' names count too: a target's topic must name one of them.
 SOURCES = ("config.py", "schedules.py", "configcache.py")
+# The libraries that validate it: an upgrade (new files, new times) is a miss too. Found
+# without importing them, which would cost what the cache saves.
+LIBRARIES = ("pydantic", "apscheduler")
 TOPIC_DIR = HERE / "topics"
 
 
@@ -60,6 +65,7 @@ def cache_key(config_path: Path) -> str | None:
         parts = [config_path.read_bytes(),
                  str(config_path.resolve()).encode("utf-8", "surrogateescape"),
                  *((HERE / name).read_bytes() for name in SOURCES),
+                 *map(_installed, LIBRARIES),
                  "\n".join(sorted(p.name for p in TOPIC_DIR.glob("*.yaml"))).encode()]
     except (OSError, RuntimeError):  # RuntimeError: a symlink loop, on Python 3.11 and 3.12
         return None
@@ -67,6 +73,15 @@ def cache_key(config_path: Path) -> str | None:
         hasher.update(len(part).to_bytes(8, "big"))
         hasher.update(part)
     return hasher.hexdigest()
+
+
+def _installed(library: str) -> bytes:
+    """Where a library is installed and when its files were written; b"" if it is missing."""
+    spec = importlib.util.find_spec(library)
+    if spec is None or spec.origin is None:
+        return b""
+    written = os.stat(spec.origin).st_mtime_ns
+    return f"{spec.origin}\x00{written}".encode("utf-8", "surrogateescape")
 
 
 def cached_targets(store: Store, key: str) -> tuple[CachedTarget, ...] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,6 +124,21 @@ def test_an_edited_config_shows_at_once(site: dict[str, Path]) -> None:
     write_config(site["config"], TARGETS[:2])  # a target removed
     assert [t["id"] for t in json.loads(status(site, "--json").stdout)["targets"]] == [
         "acme-hk", "beta-hk"]
+
+
+def test_an_upgraded_validating_library_is_a_miss(site: dict[str, Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new pydantic may validate differently: its files written anew change the key."""
+    library = tmp_path / "lib" / "validator"
+    library.mkdir(parents=True)
+    (library / "__init__.py").write_text("VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "lib"))
+    monkeypatch.setattr("monitor.configcache.LIBRARIES", ("pydantic", "validator"))
+    before = cache_key(site["config"])
+    assert before is not None and cache_key(site["config"]) == before
+    stat = (library / "__init__.py").stat()
+    os.utime(library / "__init__.py", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert cache_key(site["config"]) not in (None, before)
 
 
 def test_a_config_broken_after_a_cached_run_is_refused_as_before(
