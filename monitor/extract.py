@@ -3,11 +3,11 @@
 Steps: select the watched part with lxml (Scrapy's fast selectors) and drop scripts and
 other never-content subtrees there; remove `ignore` selectors, navigation, cookie/consent
 banners and hidden elements (in lxml, or in BeautifulSoup when a selector needs soupsieve);
-cut the text into lines at block elements (from lxml's tree, which is the tree BeautifulSoup
-would build: docs/decisions/0006); normalise each line; drop timestamp lines; merge runs of
-short fragments (table cells, definition lists, figure labels) into one passage so that a
-redesign from <table> to <dl> or <div role=row> yields the same passages; keep the passages
-the topic's vocabulary recognises.
+cut the text into lines at block elements (from lxml's tree, which cuts the lines
+BeautifulSoup would: docs/decisions/0006 and 0008); normalise each line; drop timestamp
+lines; merge runs of short fragments (table cells, definition lists, figure labels) into one
+passage so that a redesign from <table> to <dl> or <div role=row> yields the same passages;
+keep the passages the topic's vocabulary recognises.
 """
 
 from __future__ import annotations
@@ -269,7 +269,8 @@ def extract_part(part: WatchedPart, topic: Topic) -> Extraction:
     """The passages of a selected and cleaned watched part, and the ones about the topic.
 
     BeautifulSoup reads the part only when removals are left to its selectors (soupsieve);
-    otherwise the lines are cut from lxml's tree of the fragment, which is the same tree.
+    otherwise the lines are cut from lxml's tree of the fragment, which is the same tree (or
+    from a tree that cuts the same lines: `WatchedPart.trees`).
     """
     lines: list[_Line] = []
     dropped: list[str] = list(part.dropped)
