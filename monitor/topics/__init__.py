@@ -63,8 +63,9 @@ class Relevance:
         and excluded by its text alone.
 
         A text is searched only for the patterns one of whose needles it contains, and one
-        Aho-Corasick pass over it finds every needle of the vocabulary: most passages hold
-        none, and searching each pattern in each passage was the cost of reading a page.
+        Aho-Corasick pass over all the texts finds every needle of the vocabulary: most
+        passages hold none, and searching each pattern in each passage was the cost of
+        reading a page.
         """
         index = _needle_index(self)
         return [index.judge(text, end, places)
@@ -104,11 +105,11 @@ class _NeedleIndex:
                 holders.setdefault(needle, []).append(number)
         # Needle number -> the patterns it starts.
         self.holders = [tuple(numbers) for numbers in holders.values()]
+        if any(SEPARATOR in needle for needle in holders):
+            raise ValueError("a vocabulary pattern holds a NUL character")
         self.automaton: ahocorasick_rs.AhoCorasick | None = None
         if holders:
             self.automaton = ahocorasick_rs.AhoCorasick(list(holders))
-        if any(SEPARATOR in needle for needle in holders):
-            raise ValueError("a vocabulary pattern holds a NUL character")
 
     def places(self, texts: Sequence[str]) -> list[dict[int, list[int]]]:
         """For each text, pattern number -> the places where one of its needles starts.
