@@ -3,7 +3,7 @@
 Without -v, what Scrapy logs about a failed download (a retry given up, robots.txt unreachable)
 repeats what the pass reports for the target itself, with a forty-line traceback that cron
 mails to the deployer at every pass: those records are left out, and any other record of
-Scrapy's or Twisted's keeps its first line. -v shows them all.
+Scrapy's, its plugins', Twisted's or APScheduler's keeps its first line. -v shows them all.
 """
 
 from __future__ import annotations
@@ -35,15 +35,20 @@ def setup_logging(verbose: bool, quiet: bool, secrets: tuple[str, ...] = ()) -> 
 
 
 class CrawlNoise(logging.Filter):
-    """Leave out Scrapy's repeats of a failed download; keep other crawl records to one line."""
+    """Leave out Scrapy's repeats of a failed download; keep other crawl records to one line
+    (scrapy-playwright adds the browser's call log to its message, Scrapy a traceback)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.startswith(REPORTED_BY_THE_PASS):
             return False
-        if record.name.startswith(CRAWL_LOGGERS) and (record.exc_info or record.exc_text):
+        if not record.name.startswith(CRAWL_LOGGERS):
+            return True
+        message = record.getMessage()
+        first = message.split("\n", 1)[0]
+        if first != message or record.exc_info or record.exc_text:
             record.exc_info = None
             record.exc_text = None
-            record.msg = f"{record.getMessage()} (-v shows the traceback)"
+            record.msg = f"{first} (-v shows more)"
             record.args = None
         return True
 

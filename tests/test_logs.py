@@ -41,9 +41,11 @@ def test_crawl_records_keep_one_line_without_verbose(capsys: pytest.CaptureFixtu
     except ValueError:
         logging.getLogger("scrapy.core.engine").exception("Error while obtaining start requests")
     logging.getLogger("scrapy.downloadermiddlewares.retry").error("Gave up retrying <GET x>")
+    logging.getLogger("scrapy-playwright").warning("Closing page\nCall log:\n  - navigating")
     err = capsys.readouterr().err
-    assert "Error while obtaining start requests (-v shows the traceback)" in err
-    assert "Traceback" not in err and "Gave up retrying" not in err
+    assert "Error while obtaining start requests (-v shows more)" in err
+    assert "Closing page (-v shows more)" in err
+    assert "Traceback" not in err and "Gave up retrying" not in err and "Call log" not in err
     setup_logging(verbose=True, quiet=False)
     logging.getLogger("scrapy.downloadermiddlewares.retry").error("Gave up retrying <GET x>")
     assert "Gave up retrying" in capsys.readouterr().err
