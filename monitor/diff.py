@@ -54,19 +54,20 @@ def _lines(text: str) -> list[str]:
     """The text's lines as its tokens joined: words by one space, a "\\n" ending each line
     but the last."""
     *lines, last = text.split("\n")
-    return [_words(line) + "\n" for line in lines] + [_words(last)]
+    return [single_spaced(line) + "\n" for line in lines] + [single_spaced(last)]
 
 
-def _words(line: str) -> str:
-    """The line's words (the tokens of TOKENS) joined by single spaces.
+def single_spaced(text: str) -> str:
+    """The text's words (the tokens of TOKENS) joined by single spaces.
 
-    str.split() breaks at exactly what \\s matches. Extracted text is already in this form
-    (single spaces, no other white space, which is all unprintable): it is returned as it is;
-    the test costs about two thirds of splitting and joining it again.
+    str.split() breaks at exactly what \\s matches (tests/test_extract.py). Text already in
+    this form (single spaces, no other white space, which is all unprintable) is returned as
+    it is: the test costs about two thirds of splitting and joining it again, and extracted
+    text is always in this form.
     """
-    if line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " ":
-        return line
-    return " ".join(line.split())
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
 
 
 def _tokens(lines: list[str]) -> list[str]:

@@ -28,6 +28,7 @@ import cssselect
 from lxml import etree
 from parsel import css2xpath
 
+from monitor.diff import single_spaced
 from monitor.prefixes import find_needles
 from monitor.records import Extraction
 from monitor.topics import Relevance, Topic
@@ -138,11 +139,7 @@ def normalise(text: str) -> str:
     """NFKC, straight quotes, plain dashes, no invisible characters, single spaces."""
     if not text.isascii():  # NFKC and the typography table only change other characters
         text = unicodedata.normalize("NFKC", text).translate(TYPOGRAPHY)
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
-        return text  # its only white space is single spaces inside (all others are unprintable)
-    # str.split() breaks at exactly the characters regex \s matches (tests/test_extract.py),
-    # at a fraction of the cost of SPACES.sub over a page's text.
-    return " ".join(text.split())
+    return single_spaced(text)  # a fraction of the cost of SPACES.sub over a page's text
 
 
 def select_fragments(html: str, select: Sequence[str]) -> list[str] | None:
